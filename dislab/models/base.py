@@ -1,0 +1,138 @@
+"""What every model offers the trainer, the metrics and the pictures.
+
+A model is an ``nn.Module`` with a frozen ``config`` dataclass (saved as JSON beside the weights)::
+
+    encode(x)             (n, C, H, W) -> (mu, logvar), each (n, n_latents)
+    decode(z)             (n, n_latents) -> pixel logits (n, C, H, W)
+    decode_mean(z)        images in [0, 1], the mean of p(x | z)
+    forward(x, step)      -> ModelOutput(loss, terms, aux_losses, ...)
+    optimizer_groups()    {"model": [params], "discriminator": [params], ...}
+
+``ModelOutput.loss`` is minimised with respect to the ``"model"`` group; each entry of
+``aux_losses`` with respect to the group of the same name (FactorVAE's discriminator). The trainer
+takes gradients group by group (``torch.autograd.grad``), so one loss never leaks into another
+group's parameters.
+
+Models share this one shallow base class for the plumbing (building networks and prior,
+reparameterising); each model's ``forward`` composes the pure terms of :mod:`dislab.objectives`.
+No model inherits another model to change one term.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from dislab.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Options every model shares.
+
+    Attributes:
+        n_latents: number of latent dimensions (reference study: 10).
+        encoder / decoder: keys of :data:`dislab.nn.ENCODERS` / ``DECODERS``.
+        reconstruction: ``"bernoulli"`` (reference default) or ``"gaussian"`` (fixed variance).
+        prior: key of :data:`dislab.priors.PRIORS`.
+        observation_shape: ``(C, H, W)``; the trainer fills it in from the dataset.
+        dataset_size: number of distinct training images; filled in by the trainer (β-TCVAE's
+            minibatch estimators need it).
+    """
+
+    n_latents: int = 10
+    encoder: str = "conv64"
+    decoder: str = "conv64"
+    reconstruction: str = "bernoulli"
+    prior: str = "normal"
+    observation_shape: tuple[int, int, int] = (1, 64, 64)
+    dataset_size: int | None = None
+
+
+def replace_config(config, **overrides):
+    """A copy of a frozen config with ``overrides``; unknown keys raise ConfigError naming them."""
+    names = {f.name for f in dataclasses.fields(config)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ConfigError(
+            f"unknown option(s) {unknown} for {type(config).__name__}; expected one of {sorted(names)}"
+        )
+    if "observation_shape" in overrides:
+        overrides["observation_shape"] = tuple(int(s) for s in overrides["observation_shape"])
+    return dataclasses.replace(config, **overrides)
+
+
+def config_to_dict(config) -> dict[str, Any]:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(config).items()}
+
+
+def config_from_dict(cls, data: dict[str, Any]):
+    return replace_config(cls(), **dict(data))
+
+
+@dataclass
+class ModelOutput:
+    """What ``forward`` returns.
+
+    loss: scalar minimised by the ``"model"`` optimizer group.
+    terms: named scalars for logging (``reconstruction``, ``kl``, model-specific terms);
+        detached or not, the trainer only reads them.
+    aux_losses: scalars minimised by other optimizer groups, keyed by group name.
+    """
+
+    loss: torch.Tensor
+    terms: dict[str, torch.Tensor] = field(default_factory=dict)
+    aux_losses: dict[str, torch.Tensor] = field(default_factory=dict)
+    x_logits: torch.Tensor | None = None
+    mu: torch.Tensor | None = None
+    logvar: torch.Tensor | None = None
+    z: torch.Tensor | None = None
+
+
+class LatentVariableModel(nn.Module):
+    """Shared plumbing: encoder, decoder and prior built from the config unless passed in."""
+
+    config_class = ModelConfig
+    name = "model"
+
+    def __init__(self, config: ModelConfig | None = None, *, encoder: nn.Module | None = None,
+                 decoder: nn.Module | None = None, prior: nn.Module | None = None):
+        super().__init__()
+        from dislab.nn import DECODERS, ENCODERS
+        from dislab.priors import PRIORS
+
+        config = self.config_class() if config is None else config
+        if not isinstance(config, self.config_class):
+            raise ConfigError(f"{type(self).__name__} needs a {self.config_class.__name__}, got {type(config).__name__}")
+        if config.n_latents < 1:
+            raise ConfigError(f"n_latents must be >= 1, got {config.n_latents}")
+        self.config = config
+        shape = tuple(config.observation_shape)
+        self.encoder = encoder if encoder is not None else ENCODERS.get(config.encoder)(shape, config.n_latents)
+        self.decoder = decoder if decoder is not None else DECODERS.get(config.decoder)(shape, config.n_latents)
+        self.prior = prior if prior is not None else PRIORS.get(config.prior)(config.n_latents)
+
+    # -- inference and generation -----------------------------------------------------------
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
+
+    def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
+        """Mean image of p(x | z) in [0, 1] (both reconstructions use σ(logits) as the mean)."""
+        return torch.sigmoid(self.decode(z))
+
+    @staticmethod
+    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """z = mu + exp(½ logvar) · ε, ε ~ N(0, I) (Kingma & Welling 2014, Eq. 10)."""
+        return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+
+    def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {"model": [p for p in self.parameters() if p.requires_grad]}
+
+    def forward(self, x: torch.Tensor, step: int = 0) -> ModelOutput:  # pragma: no cover
+        raise NotImplementedError

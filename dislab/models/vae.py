@@ -1,0 +1,36 @@
+"""The variational autoencoder (Kingma & Welling, ICLR 2014).
+
+Minimises the negative ELBO, averaged over the batch (Eq. 3):
+
+    L(x) = E_q(z|x)[−log p(x|z)] + KL(q(z|x) || p(z))
+
+estimated with one reparameterised sample.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from dislab.models.base import LatentVariableModel, ModelConfig, ModelOutput
+from dislab.objectives.reconstruction import reconstruction_nll
+
+
+@dataclass(frozen=True)
+class VAEConfig(ModelConfig):
+    pass
+
+
+class VAE(LatentVariableModel):
+    config_class = VAEConfig
+    name = "vae"
+
+    def forward(self, x: torch.Tensor, step: int = 0) -> ModelOutput:
+        mu, logvar = self.encode(x)  # (n, d) each
+        z = self.reparameterize(mu, logvar)
+        logits = self.decode(z)
+        rec = reconstruction_nll(self.config.reconstruction, logits, x).mean()
+        kl = self.prior.kl(mu, logvar, z).mean()
+        loss = rec + kl
+        terms = {"reconstruction": rec.detach(), "kl": kl.detach(), "elbo": -loss.detach()}
+        return ModelOutput(loss=loss, terms=terms, x_logits=logits, mu=mu, logvar=logvar, z=z)
