@@ -38,6 +38,7 @@ class ModelConfig:
         encoder / decoder: keys of :data:`dislab.nn.ENCODERS` / ``DECODERS``.
         reconstruction: ``"bernoulli"`` (reference default) or ``"gaussian"`` (fixed variance).
         prior: key of :data:`dislab.priors.PRIORS`.
+        prior_options: keyword options of that prior (e.g. ``{"n_components": 10}``), JSON-ready.
         observation_shape: ``(C, H, W)``; the trainer fills it in from the dataset.
         dataset_size: number of distinct training images; filled in by the trainer (β-TCVAE's
             minibatch estimators need it).
@@ -48,6 +49,7 @@ class ModelConfig:
     decoder: str = "conv64"
     reconstruction: str = "bernoulli"
     prior: str = "normal"
+    prior_options: dict = field(default_factory=dict)
     observation_shape: tuple[int, int, int] = (1, 64, 64)
     dataset_size: int | None = None
 
@@ -113,7 +115,9 @@ class LatentVariableModel(nn.Module):
         shape = tuple(config.observation_shape)
         self.encoder = encoder if encoder is not None else ENCODERS.get(config.encoder)(shape, config.n_latents)
         self.decoder = decoder if decoder is not None else DECODERS.get(config.decoder)(shape, config.n_latents)
-        self.prior = prior if prior is not None else PRIORS.get(config.prior)(config.n_latents)
+        self.prior = (prior if prior is not None
+                      else PRIORS.get(config.prior)(config.n_latents, **dict(config.prior_options)))
+        self.prior.attach(self)  # priors built from the model (VampPrior's pseudo-inputs) hook in here
 
     # -- inference and generation -----------------------------------------------------------
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

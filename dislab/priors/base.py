@@ -15,6 +15,13 @@ class Prior(nn.Module):
         super().__init__()
         self.n_latents = int(n_latents)
 
+    def attach(self, model) -> None:
+        """Called once by the model that owns this prior, after its networks are built.
+
+        A prior that depends on the model (VampPrior encodes learnable pseudo-inputs) keeps what it
+        needs here; it must not register ``model`` as a submodule (that would make a cycle).
+        """
+
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
         """log p(z), ``(n,)``; factorised priors sum their marginals."""
         return self.marginal_log_prob(z).sum(dim=-1)
