@@ -10,6 +10,7 @@ DATASETS = Registry(
     "dataset",
     {
         "toy_blobs": "dislab.data.toy_blobs:ToyBlobs",
+        "dsprites": "dislab.data.dsprites:DSprites",
     },
 )
 
