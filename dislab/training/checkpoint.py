@@ -1,0 +1,209 @@
+"""Resume state that survives a kill at any instant, stored without pickle.
+
+Layout inside a run folder::
+
+    checkpoint/latest.json              {"step": N, "folder": "step-000000N"}   (atomic replace)
+    checkpoint/step-000000N/model.safetensors      weights and buffers
+    checkpoint/step-000000N/optimizer.safetensors  every tensor of every optimizer's state
+                                                   ("<group>/<param index>/<name>", e.g. Adam's
+                                                   exp_avg, exp_avg_sq and step)
+    checkpoint/step-000000N/rng.safetensors        torch generator states as uint8 tensors
+                                                   ("torch_cpu", "torch_cuda_<i>", "torch_mps")
+    checkpoint/step-000000N/state.json             step, wall time, the numpy bit generator's
+                                                   state, optimizer hyperparameters and scalars
+
+A checkpoint is written into a temporary folder, each file fsynced, the folder renamed to
+``step-…`` and only then ``latest.json`` replaced (one atomic ``os.replace``); older folders are
+deleted last. A kill before the manifest's replace leaves the previous checkpoint in force, a kill
+after it the new one, so ``latest.json`` always names a complete folder. Nothing is unpickled on
+load: tensors come from safetensors, everything else from JSON.
+
+dislab draws no numbers from Python's ``random`` module, so its state is not saved.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from dislab.errors import RunError
+from dislab.io import atomic_path, read_json, write_json
+
+PRODUCER = "dislab.training"
+MANIFEST = "latest.json"
+
+
+# -- weights ---------------------------------------------------------------------------------
+def model_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The state dict as contiguous CPU tensors (safetensors stores dense row-major data only;
+    channels_last weights are copied to the default layout)."""
+    return {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+
+
+def save_weights(path: Path, model: torch.nn.Module, metadata: dict[str, str]) -> None:
+    """Atomically write ``model``'s weights to ``path`` (safetensors)."""
+    with atomic_path(path) as tmp:
+        save_file(model_tensors(model), str(tmp), metadata=dict(metadata))
+
+
+def load_weights(path: Path, model: torch.nn.Module) -> None:
+    """Copy weights from a safetensors file into ``model`` (strict: every key must match)."""
+    if not Path(path).is_file():
+        raise RunError(f"{path}: weights file not found")
+    tensors = load_file(str(path))
+    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    if missing or unexpected:
+        raise RunError(f"{path}: weights do not fit the model (missing {missing}, unexpected {unexpected})")
+
+
+# -- optimizers ------------------------------------------------------------------------------
+def _optimizer_payload(optimizers: dict[str, torch.optim.Optimizer]):
+    tensors: dict[str, torch.Tensor] = {}
+    meta: dict[str, Any] = {}
+    for group, opt in optimizers.items():
+        sd = opt.state_dict()
+        scalars: dict[str, dict[str, Any]] = {}
+        for idx, state in sd["state"].items():
+            for name, value in state.items():
+                if torch.is_tensor(value):
+                    tensors[f"{group}/{idx}/{name}"] = value.detach().to("cpu").contiguous()
+                else:
+                    scalars.setdefault(str(idx), {})[name] = value
+        meta[group] = {"param_groups": sd["param_groups"], "scalars": scalars}
+    return tensors, meta
+
+
+def _restore_optimizers(optimizers, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    if sorted(meta) != sorted(optimizers):
+        raise RunError(f"checkpoint has optimizer groups {sorted(meta)}, the model has {sorted(optimizers)}")
+    for group, opt in optimizers.items():
+        state: dict[int, dict[str, Any]] = {}
+        for key, value in tensors.items():
+            g, idx, name = key.split("/", 2)
+            if g == group:
+                state.setdefault(int(idx), {})[name] = value
+        for idx, scalars in meta[group]["scalars"].items():
+            state.setdefault(int(idx), {}).update(scalars)
+        param_groups = [
+            {k: (tuple(v) if isinstance(v, list) and k != "params" else v) for k, v in pg.items()}
+            for pg in meta[group]["param_groups"]
+        ]
+        opt.load_state_dict({"state": state, "param_groups": param_groups})
+        # load_state_dict copies tensors in the default layout; give moments the layout of their
+        # parameter (channels_last) so the update runs on matching strides, as before the kill.
+        for pg in opt.param_groups:
+            for p in pg["params"]:
+                st = opt.state.get(p, {})
+                for name, value in st.items():
+                    if torch.is_tensor(value) and value.shape == p.shape and value.stride() != p.stride():
+                        st[name] = torch.empty_like(p, dtype=value.dtype).copy_(value)
+
+
+# -- random generators -----------------------------------------------------------------------
+def rng_tensors() -> dict[str, torch.Tensor]:
+    """Every torch generator state as uint8 tensors (CPU, each CUDA device, MPS)."""
+    out = {"torch_cpu": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for i in range(torch.cuda.device_count()):
+            out[f"torch_cuda_{i}"] = torch.cuda.get_rng_state(i)
+    if hasattr(torch, "mps") and torch.backends.mps.is_available():
+        with contextlib.suppress(Exception):
+            out["torch_mps"] = torch.mps.get_rng_state()
+    return out
+
+
+def restore_rng(tensors: dict[str, torch.Tensor]) -> None:
+    torch.set_rng_state(tensors["torch_cpu"])
+    for key, value in tensors.items():
+        if key.startswith("torch_cuda_") and torch.cuda.is_available():
+            i = int(key.rsplit("_", 1)[1])
+            if i < torch.cuda.device_count():
+                torch.cuda.set_rng_state(value, i)
+        elif key == "torch_mps" and torch.backends.mps.is_available():
+            torch.mps.set_rng_state(value)
+
+
+# -- whole checkpoints -----------------------------------------------------------------------
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    if os.name == "posix":  # directories cannot be opened for fsync on Windows
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def latest_step(ckpt_dir: Path) -> int | None:
+    """Step of the checkpoint in force, or None when there is none."""
+    manifest = Path(ckpt_dir) / MANIFEST
+    return int(read_json(manifest)["step"]) if manifest.is_file() else None
+
+
+def save_checkpoint(ckpt_dir: Path, *, step: int, model: torch.nn.Module,
+                    optimizers: dict[str, torch.optim.Optimizer], np_rng: np.random.Generator,
+                    extra: dict[str, Any] | None = None) -> Path:
+    """Write the complete resume state at ``step``; returns the checkpoint's folder."""
+    ckpt_dir = Path(ckpt_dir)
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    name = f"step-{step:09d}"
+    final = ckpt_dir / name
+    if latest_step(ckpt_dir) == step and final.is_dir():
+        return final  # already saved (e.g. the last step is also a checkpoint step)
+    tmp = ckpt_dir / f".tmp-{name}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    opt_tensors, opt_meta = _optimizer_payload(optimizers)
+    meta = {"step": str(step)}
+    save_file(model_tensors(model), str(tmp / "model.safetensors"), metadata=meta)
+    save_file(opt_tensors, str(tmp / "optimizer.safetensors"), metadata=meta)
+    save_file(rng_tensors(), str(tmp / "rng.safetensors"), metadata=meta)
+    write_json(tmp / "state.json", {
+        "step": step,
+        "numpy_rng": np_rng.bit_generator.state,
+        "optimizers": opt_meta,
+        **(extra or {}),
+    }, produced_by=PRODUCER)
+    for f in tmp.iterdir():
+        _fsync(f)
+    _fsync_dir(tmp)
+    if final.exists():  # a complete folder a kill left unreferenced before its manifest update
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    _fsync_dir(ckpt_dir)
+    write_json(ckpt_dir / MANIFEST, {"step": step, "folder": name}, produced_by=PRODUCER)
+    for old in ckpt_dir.iterdir():  # only now is the previous checkpoint no longer needed
+        if old.is_dir() and old.name != name and (old.name.startswith("step-") or old.name.startswith(".tmp-")):
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def load_checkpoint(ckpt_dir: Path, *, model: torch.nn.Module,
+                    optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, Any]:
+    """Restore weights, optimizer state and torch generators from the checkpoint in force;
+    returns its ``state.json`` (with ``numpy_rng`` for the caller's Generator)."""
+    ckpt_dir = Path(ckpt_dir)
+    manifest = ckpt_dir / MANIFEST
+    if not manifest.is_file():
+        raise RunError(f"{ckpt_dir}: no checkpoint to resume from ({MANIFEST} missing)")
+    folder = ckpt_dir / read_json(manifest)["folder"]
+    files = ["model.safetensors", "optimizer.safetensors", "rng.safetensors", "state.json"]
+    missing = [f for f in files if not (folder / f).is_file()]
+    if missing:
+        raise RunError(f"{folder}: incomplete checkpoint, missing {missing}")
+    load_weights(folder / "model.safetensors", model)
+    state = read_json(folder / "state.json")
+    _restore_optimizers(optimizers, load_file(str(folder / "optimizer.safetensors")), state["optimizers"])
+    restore_rng(load_file(str(folder / "rng.safetensors")))
+    return state

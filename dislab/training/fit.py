@@ -1,0 +1,308 @@
+"""The fit loop: sample a batch by index, one forward, a gradient step per optimizer group, log,
+checkpoint. :func:`train` starts a run folder, :func:`resume` continues one.
+
+Reproducibility: every generator is seeded from ``TrainConfig.seed`` (torch's global generators
+for weight init and reparameterisation noise, a numpy ``Generator`` for batch indices) inside
+``torch.random.fork_rng``, so a call leaves the caller's generators untouched. A checkpoint holds
+all of their states, so on CPU a run resumed from a checkpoint ends with the same weights, bit for
+bit, as one that was never interrupted.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from dislab.errors import ConfigError, RunError
+from dislab.io import atomic_write_text, write_json
+from dislab.training.checkpoint import PRODUCER, load_checkpoint, save_checkpoint, save_weights
+from dislab.training.config import TrainConfig
+from dislab.training.run import (CHECKPOINT, CONFIG, TENSORBOARD, TRAIN_LOG, WEIGHTS, Run,
+                                 build_model_from_record, read_log)
+
+# Train options that may change when a run is resumed; the others define the run's result.
+RESUMABLE = ("steps", "log_every", "checkpoint_every", "tensorboard", "device")
+
+
+class NonFiniteLossError(RunError):
+    """The loss or one of its terms became NaN or infinite; the run stopped before the update."""
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """``"auto"``: cuda if available, else mps, else cpu; otherwise the named device, checked."""
+    mps = getattr(torch.backends, "mps", None)
+    mps_ok = bool(mps is not None and mps.is_available())
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps") if mps_ok else torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} asked for, but CUDA is not available; use device=cpu or auto")
+    if name == "mps" and not mps_ok:
+        raise ConfigError("device 'mps' asked for, but MPS is not available; use device=cpu or auto")
+    return torch.device(name)
+
+
+def build_optimizers(model, config: TrainConfig) -> tuple[dict[str, list], dict[str, torch.optim.Optimizer]]:
+    """One Adam per optimizer group of the model. The ``"model"`` group uses the config's lr and
+    betas; other groups (FactorVAE's discriminator) take ``model.optimizer_options()[group]``
+    over those."""
+    groups = model.optimizer_groups()
+    if "model" not in groups:
+        raise ConfigError(f"{type(model).__name__}.optimizer_groups() has no 'model' group: {sorted(groups)}")
+    own = model.optimizer_options() if hasattr(model, "optimizer_options") else {}
+    optimizers = {}
+    for name, params in groups.items():
+        options = {"lr": config.lr, "betas": config.betas}
+        if name != "model":
+            options.update(own.get(name, {}))
+        optimizers[name] = torch.optim.Adam(params, **options)
+    return groups, optimizers
+
+
+def _gradient_step(out, groups, optimizers) -> None:
+    """Minimise ``out.loss`` over group "model" and each ``out.aux_losses[g]`` over group ``g``.
+
+    Gradients are taken group by group with ``torch.autograd.grad`` so that no loss reaches another
+    group's parameters; all gradients are computed before any update, because an update changes
+    parameters that the other losses' graphs still hold. A single-group model takes the plain
+    backward path (one backward pass).
+    """
+    if not out.aux_losses:
+        opt = optimizers["model"]
+        opt.zero_grad(set_to_none=True)
+        out.loss.backward()
+        opt.step()
+        return
+    losses = {"model": out.loss, **out.aux_losses}
+    unknown = sorted(set(losses) - set(groups))
+    if unknown:
+        raise RunError(f"aux losses {unknown} have no optimizer group; groups are {sorted(groups)}")
+    names = list(losses)
+    grads = {}
+    for i, name in enumerate(names):
+        grads[name] = torch.autograd.grad(losses[name], groups[name], retain_graph=i < len(names) - 1,
+                                          allow_unused=True)
+    for name in names:
+        for p, g in zip(groups[name], grads[name]):
+            p.grad = g
+        optimizers[name].step()
+
+
+def _term_names(out) -> list[str]:
+    """Names of the logged values, in the order of :func:`_term_values`."""
+    return ["loss", *out.terms, *(f"{k}_loss" for k in out.aux_losses)]
+
+
+def _term_values(out) -> torch.Tensor:
+    """``(n_terms,)`` float tensor: loss, terms, aux losses (stacked so one sync reads them all)."""
+    vals = [out.loss, *out.terms.values(), *out.aux_losses.values()]
+    return torch.stack([torch.as_tensor(v).detach().float().reshape(()) for v in vals])
+
+
+def _non_finite(step: int, names: list[str], values: torch.Tensor, last_good: int) -> NonFiniteLossError:
+    vals = values.tolist()
+    bad = [(n, v) for n, v in zip(names, vals) if not math.isfinite(v)]
+    # name a term before the total it makes non-finite
+    name, value = next(((n, v) for n, v in bad if n != "loss"), bad[0])
+    return NonFiniteLossError(
+        f"non-finite {name} ({value}) at step {step}; the run stopped before updating the weights "
+        f"and keeps its last good checkpoint (step {last_good}). Lower lr, check the data, or "
+        f"resume with another seed."
+    )
+
+
+def _tensorboard(run_dir: Path, config: TrainConfig, step: int):
+    if not config.tensorboard:
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as e:
+        raise ConfigError("tensorboard=true needs the tensorboard package: pip install 'dislab[tensorboard]'") from e
+    # purge_step drops events a killed run wrote after its last checkpoint
+    return SummaryWriter(log_dir=str(run_dir / TENSORBOARD), purge_step=step if step > 0 else None)
+
+
+def _fit(run_dir: Path, config: TrainConfig, model, dataset, device: torch.device, groups, optimizers,
+         np_rng: np.random.Generator, step: int, wall_time: float, progress: bool) -> None:
+    """The loop, from ``step`` to ``config.steps``."""
+    from tqdm.auto import tqdm
+
+    channels_last = (config.channels_last and device.type in ("cpu", "cuda")
+                     and any(p.dim() == 4 for p in model.parameters()))
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    ckpt_dir = run_dir / CHECKPOINT
+    extra = {"model": model.name, "batch_size": config.batch_size}
+
+    def checkpoint(at: int, wall: float) -> None:
+        save_checkpoint(ckpt_dir, step=at, model=model, optimizers=optimizers, np_rng=np_rng,
+                        extra={**extra, "wall_time_s": wall, "device": str(device)})
+        save_weights(run_dir / WEIGHTS, model, {"step": str(at), "model": model.name})
+
+    last_good = step
+    writer = _tensorboard(run_dir, config, step)
+    names: list[str] | None = None
+    acc: torch.Tensor | None = None  # (n_terms,) sum over the current log interval
+    t0 = time.perf_counter()  # wall time of this session = wall_time + (now - t0)
+    t_mark, step_mark = t0, step
+    bar = tqdm(total=config.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True,
+               desc=run_dir.name, smoothing=0.1)
+    model.train()
+    try:
+        with open(run_dir / TRAIN_LOG, "a", encoding="utf-8") as log:
+            while step < config.steps:
+                index = dataset.sample_indices(config.batch_size, np_rng)  # (B,) flat indices
+                x = dataset.images(index).to(device, non_blocking=True, memory_format=fmt)  # (B, C, H, W)
+                out = model(x, step)
+                values = _term_values(out)
+                if names is None:
+                    names = _term_names(out)
+                if not bool(torch.isfinite(values).all()):
+                    raise _non_finite(step, names, values, last_good)
+                _gradient_step(out, groups, optimizers)
+                step += 1
+                acc = values if acc is None else acc + values
+                bar.update(1)
+                if step % config.log_every == 0 or step == config.steps:
+                    now = time.perf_counter()
+                    means = (acc / (step - step_mark)).tolist()
+                    row = {"step": step, **dict(zip(names, means)),
+                           "images_per_s": (step - step_mark) * config.batch_size / max(now - t_mark, 1e-9),
+                           "wall_time_s": wall_time + now - t0}
+                    log.write(json.dumps(row) + "\n")
+                    log.flush()
+                    if writer is not None:
+                        for k, v in row.items():
+                            if k != "step":
+                                writer.add_scalar(f"train/{k}", v, step)
+                    shown = {k: f"{row[k]:.4g}" for k in names[:5] if k != "elbo"}
+                    shown["img/s"] = f"{row['images_per_s']:.0f}"
+                    bar.set_postfix(shown, refresh=False)  # a dict keeps this order
+                    acc, t_mark, step_mark = None, now, step
+                if step % config.checkpoint_every == 0 or step == config.steps:
+                    checkpoint(step, wall_time + time.perf_counter() - t0)
+                    last_good = step
+    finally:
+        bar.close()
+        if writer is not None:
+            writer.close()
+
+
+def _seeded(device: torch.device):
+    """A fork of torch's generators (restored on exit) so that a run seeds its own."""
+    devices = [device.index or 0] if device.type == "cuda" else []
+    return torch.random.fork_rng(devices=devices)
+
+
+def _default_out(config: TrainConfig) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{config.model}-{config.dataset}-s{config.seed}-{stamp}"
+
+
+def _claim_folder(out: Path, overwrite: bool) -> None:
+    """Create ``out`` for a new run; an existing run folder is replaced only when asked."""
+    if out.exists():
+        if out.is_dir() and not any(out.iterdir()):
+            return
+        if not overwrite:
+            raise RunError(f"{out} already exists; resume it (dislab train --resume {out}), choose "
+                           f"another --out, or pass --overwrite to replace it")
+        if not (out / CONFIG).is_file():
+            raise RunError(f"refusing to overwrite {out}: it is not a dislab run folder ({CONFIG} missing)")
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+
+
+def train(config: TrainConfig | Mapping[str, Any], *, out: str | os.PathLike | None = None,
+          progress: bool = True, overwrite: bool = False) -> Path:
+    """Train a model into a new run folder and return its path.
+
+    ``config`` is a :class:`TrainConfig` or a dict of its fields. ``out`` defaults to
+    ``runs/<model>-<dataset>-s<seed>-<time>``; an existing run folder raises :class:`RunError`
+    unless ``overwrite``. The folder holds ``config.json``, ``model.safetensors``,
+    ``train_log.jsonl`` and ``checkpoint/`` (see docs/training.md).
+
+    >>> run = train({"model": "vae", "dataset": "toy_blobs", "steps": 2, "batch_size": 4},
+    ...             out=tmp / "r", progress=False)  # doctest: +SKIP
+    """
+    from dislab.data import get_dataset
+    from dislab.models import MODELS
+    from dislab.models.base import config_to_dict, replace_config
+
+    config = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
+    out = Path(out) if out is not None else _default_out(config)
+    device = select_device(config.device)
+    dataset = get_dataset(config.dataset, **config.dataset_options)
+    cls = MODELS.get(config.model)
+    model_config = replace_config(cls.config_class(), **config.model_options,
+                                  observation_shape=tuple(dataset.observation_shape),
+                                  dataset_size=len(dataset))
+    record = {
+        "train": config.to_dict(),
+        "model": {"name": config.model, "config": config_to_dict(model_config)},
+        "dataset": dataset.describe(),
+    }
+    with _seeded(device):
+        torch.manual_seed(config.seed)  # seeds the CPU and every CUDA generator
+        model = build_model_from_record(record["model"])  # config errors surface before any file
+        _claim_folder(out, overwrite)
+        write_json(out / CONFIG, record, produced_by=PRODUCER)
+        model.to(device)
+        if config.channels_last and device.type in ("cpu", "cuda"):
+            model.to(memory_format=torch.channels_last)
+        groups, optimizers = build_optimizers(model, config)
+        np_rng = np.random.default_rng(config.seed)
+        (out / TRAIN_LOG).touch()
+        save_checkpoint(out / CHECKPOINT, step=0, model=model, optimizers=optimizers, np_rng=np_rng,
+                        extra={"model": model.name, "wall_time_s": 0.0, "device": str(device)})
+        save_weights(out / WEIGHTS, model, {"step": "0", "model": model.name})
+        _fit(out, config, model, dataset, device, groups, optimizers, np_rng, 0, 0.0, progress)
+    return out
+
+
+def resume(run_dir: str | os.PathLike, *, changes: Mapping[str, Any] | None = None,
+           progress: bool = True) -> Path:
+    """Continue a run from its last checkpoint to ``config.steps`` (or ``changes["steps"]``,
+    which may only grow). Only the options in :data:`RESUMABLE` may change."""
+    from dislab.data import get_dataset
+
+    run = Run(run_dir)
+    config = run.config
+    changes = dict(changes or {})
+    fixed = sorted(set(changes) - set(RESUMABLE))
+    if fixed:
+        raise ConfigError(f"option(s) {fixed} cannot change when resuming (they define the run); "
+                          f"resumable options: {list(RESUMABLE)}")
+    if "steps" in changes and changes["steps"] < config.steps:
+        raise ConfigError(f"steps={changes['steps']} is below the run's {config.steps}; a resumed run "
+                          f"continues to its step count or a larger one")
+    if changes:
+        config = config.replace(**changes)
+        record = dict(run.record)
+        record.pop("dislab", None)
+        record["train"] = config.to_dict()
+        write_json(run.path / CONFIG, record, produced_by=PRODUCER)
+    device = select_device(config.device)
+    dataset = get_dataset(config.dataset, **config.dataset_options)
+    with _seeded(device):
+        model = build_model_from_record(run.record["model"]).to(device)
+        if config.channels_last and device.type in ("cpu", "cuda"):
+            model.to(memory_format=torch.channels_last)
+        groups, optimizers = build_optimizers(model, config)
+        state = load_checkpoint(run.path / CHECKPOINT, model=model, optimizers=optimizers)
+        np_rng = np.random.default_rng()
+        np_rng.bit_generator.state = state["numpy_rng"]
+        step = int(state["step"])
+        # drop log lines a killed run wrote after its last checkpoint: they will be written again
+        rows = [r for r in read_log(run.path / TRAIN_LOG) if r.get("step", 0) <= step]
+        atomic_write_text(run.path / TRAIN_LOG, "".join(json.dumps(r) + "\n" for r in rows))
+        _fit(run.path, config, model, dataset, device, groups, optimizers, np_rng, step,
+             float(state.get("wall_time_s") or 0.0), progress)
+    return run.path
