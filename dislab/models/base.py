@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from dislab.errors import ConfigError
+from dislab.objectives.reconstruction import reconstruction_nll
 
 
 @dataclass(frozen=True)
@@ -135,8 +136,22 @@ class LatentVariableModel(nn.Module):
         """z = mu + exp(½ logvar) · ε, ε ~ N(0, I) (Kingma & Welling 2014, Eq. 10)."""
         return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
 
+    def encode_sample_decode(self, x: torch.Tensor):
+        """The step every single-layer model shares: ``(mu, logvar, z, x_logits, rec)`` with
+        ``z ~ q(z|x)`` reparameterised and ``rec`` the per-sample −log p(x|z), ``(n,)`` nats."""
+        mu, logvar = self.encode(x)  # (n, d) each
+        z = self.reparameterize(mu, logvar)
+        logits = self.decode(z)
+        return mu, logvar, z, logits, reconstruction_nll(self.config.reconstruction, logits, x)
+
     def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
         return {"model": [p for p in self.parameters() if p.requires_grad]}
+
+    def optimizer_options(self) -> dict[str, dict[str, Any]]:
+        """Adam options per optimizer group that differ from the trainer's (e.g. FactorVAE's
+        ``{"discriminator": {"lr": 1e-4, "betas": (0.5, 0.9)}}``); the ``"model"`` group always
+        uses the training config's. Empty by default."""
+        return {}
 
     def forward(self, x: torch.Tensor, step: int = 0) -> ModelOutput:  # pragma: no cover
         raise NotImplementedError
