@@ -11,6 +11,14 @@ DATASETS = Registry(
     {
         "toy_blobs": "dislab.data.toy_blobs:ToyBlobs",
         "dsprites": "dislab.data.dsprites:DSprites",
+        "color_dsprites": "dislab.data.color_dsprites:ColorDSprites",
+        "noisy_dsprites": "dislab.data.noisy_dsprites:NoisyDSprites",
+        "scream_dsprites": "dislab.data.scream_dsprites:ScreamDSprites",
+        "shapes3d": "dislab.data.shapes3d:Shapes3D",
+        "mpi3d": "dislab.data.mpi3d:MPI3D",
+        "smallnorb": "dislab.data.smallnorb:SmallNORB",
+        "cars3d": "dislab.data.cars3d:Cars3D",
+        "image_folder": "dislab.data.image_folder:ImageFolder",
     },
 )
 
@@ -22,7 +30,18 @@ def get_dataset(name: str, **options) -> FactorDataset:
     >>> ds.factor_names, len(ds)
     (('x', 'y', 'size', 'hue'), 1024)
     """
-    return DATASETS.get(name)(**options)
+    import inspect
+
+    from dislab.errors import ConfigError
+
+    cls = DATASETS.get(name)
+    params = inspect.signature(cls.__init__).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        known = [k for k, p in params.items() if p.kind is p.KEYWORD_ONLY]
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise ConfigError(f"dataset {name!r} has no option(s) {unknown}; expected some of {known}")
+    return cls(**options)
 
 
 def list_datasets() -> list[str]:

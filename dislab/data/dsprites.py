@@ -283,3 +283,40 @@ def export_npz(path: str | os.PathLike, dataset: DSprites | None = None, *, fact
                     block = ds.images(index[start:start + chunk])
                     fp.write(block.to(torch.uint8).numpy().tobytes())
     return n
+
+
+class DSpritesVariant(FactorDataset):
+    """Base of the coloured dSprites of the field's reference study (Locatello et al., ICML 2019):
+    the five dSprites factors, 3-channel images, and per-image randomness (a colour, noise, a
+    background crop) that is *not* a factor. The randomness is a function of ``(seed, index)``
+    (:mod:`dislab.data.per_index`), so an index always gives the same image.
+
+    Subclasses implement :meth:`paint` on binary sprites ``(n, 1, 64, 64)``.
+
+    Args:
+        seed: seed of the per-image randomness.
+        path: the original dSprites file (as for ``dsprites``); ``None`` renders the sprites.
+    """
+
+    observation_shape = (3, SIDE, SIDE)
+
+    def __init__(self, *, seed: int = 0, path: str | os.PathLike | None = None):
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+            raise DataError(f"{self.name}: seed must be an int, got {seed!r}")
+        self.seed = int(seed)
+        self.sprites = DSprites(path=path)
+        self.factor_sizes = self.sprites.factor_sizes
+        self.factor_values = self.sprites.factor_values
+
+    factor_names = FACTOR_NAMES
+
+    def images(self, index) -> torch.Tensor:
+        idx = self.validate_indices(index)
+        return self.paint(self.sprites.images(idx), idx)
+
+    def paint(self, sprites: torch.Tensor, index: np.ndarray) -> torch.Tensor:
+        """Float32 ``(n, 3, 64, 64)`` in [0, 1] from binary sprites ``(n, 1, 64, 64)``."""
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        return {**super().describe(), "source": self.sprites.source, "seed": self.seed}

@@ -22,11 +22,13 @@ from dislab.errors import DataError
 DATA_ENV = "DISLAB_DATA"
 
 
-def resolve_path(path: str | os.PathLike | None, default_name: str, dataset: str) -> Path:
-    """The file (or folder) a dataset reads.
+def resolve_path(path: str | os.PathLike | None, default_name: str, dataset: str, *,
+                 folder: bool = False) -> Path:
+    """The file (or, with ``folder=True``, the folder) a dataset reads.
 
-    ``path`` may be the file itself or a folder holding ``default_name``; when ``path`` is None the
-    folder named by ``$DISLAB_DATA`` is used. Raises DataError when nothing is found.
+    A file may be given as itself or as a folder holding ``default_name``; a folder is given as
+    itself. When ``path`` is None, ``$DISLAB_DATA/default_name`` is used. Raises DataError when
+    nothing is found.
     """
     if path is None:
         root = os.environ.get(DATA_ENV)
@@ -37,10 +39,11 @@ def resolve_path(path: str | os.PathLike | None, default_name: str, dataset: str
             )
         path = Path(root) / default_name
     p = Path(path).expanduser()
-    if p.is_dir() and default_name:
+    if p.is_dir() and default_name and not folder:
         p = p / default_name
     if not p.exists():
-        raise DataError(f"{dataset}: file not found: {p} (expected {default_name!r})")
+        what = "expected the folder of its files" if folder else f"expected {default_name!r}"
+        raise DataError(f"{dataset}: file not found: {p} ({what})")
     return p
 
 
@@ -195,3 +198,23 @@ def infer_grid(classes: np.ndarray, *, where: str, names: tuple[str, ...]) -> tu
             "expected row i to hold the i-th combination"
         )
     return sizes
+
+
+def float_images(arr: np.ndarray) -> "torch.Tensor":
+    """uint8 images ``(n, H, W, C)`` or ``(n, H, W)`` -> float32 torch ``(n, C, H, W)`` in [0, 1]."""
+    import torch
+
+    a = np.ascontiguousarray(arr)
+    t = torch.from_numpy(a)
+    t = t[:, None] if t.ndim == 3 else t.permute(0, 3, 1, 2)
+    return t.float().div_(255.0).contiguous()
+
+
+def resize_uint8(img: np.ndarray, side: int) -> np.ndarray:
+    """One uint8 image ``(H, W)`` or ``(H, W, C)`` resized to ``side × side`` with PIL's Lanczos
+    filter (what the field's reference loaders use to bring 96- and 128-pixel sets to 64)."""
+    from PIL import Image
+
+    if img.shape[0] == side and img.shape[1] == side:
+        return img
+    return np.asarray(Image.fromarray(img).resize((side, side), Image.LANCZOS))
