@@ -26,7 +26,7 @@ class ImageFolder(FactorDataset):
     factor_names = ()
     factor_sizes = ()
 
-    def __init__(self, *, path: str | os.PathLike, side: int = 64, channels: int = 3):
+    def __init__(self, *, path: str | os.PathLike | None = None, side: int = 64, channels: int = 3):
         from PIL import Image, UnidentifiedImageError
         from tqdm import tqdm
 
@@ -34,6 +34,8 @@ class ImageFolder(FactorDataset):
             raise DataError(f"image_folder: channels must be 1 or 3, got {channels!r}")
         if side < 4:
             raise DataError(f"image_folder: side must be >= 4 pixels, got {side}")
+        if path is None:
+            raise DataError("image_folder: pass path=... (the folder of images)")
         folder = Path(path).expanduser()
         if not folder.is_dir():
             raise DataError(f"image_folder: not a folder: {folder}")
