@@ -1,0 +1,47 @@
+"""``dislab sweep STUDY.toml --out studies/NAME``: train, evaluate and report every run of a study.
+
+Rerun the same command to continue: complete runs are skipped, interrupted ones resume from their
+last checkpoint, and runs another ``dislab sweep`` is working on are left to it (one lock per run).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("study", help="study file (.toml, or .yaml with PyYAML); see docs/studies.md")
+    parser.add_argument("--out", required=True, help="study folder (created; reused to resume)")
+    parser.add_argument("--executor", choices=("local", "ray"), default="local",
+                        help="local: a pool of worker processes (default); ray: Ray tasks")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="runs at a time (local: worker processes, default cores // 2, 0 = in this "
+                             "process; ray: tasks in flight, default as many as Ray places)")
+    parser.add_argument("--address", default=None,
+                        help="Ray cluster address (ray://HOST:10001 or auto); default: a local Ray instance")
+    parser.add_argument("--seeds-per-process", type=int, default=1, metavar="K",
+                        help="train K seeds of one setting side by side as one vectorised model")
+    parser.add_argument("--cpus-per-run", type=float, default=None,
+                        help="threads of each run (local: default cores // workers; ray: CPUs asked, default 1)")
+    parser.add_argument("--gpus-per-run", type=float, default=0.0, help="GPUs each Ray task asks for")
+    parser.add_argument("--retry-failed", action="store_true", help="run again the runs whose last attempt failed")
+    parser.add_argument("--no-report", action="store_true", help="skip each run's report.html")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def main(args: argparse.Namespace) -> int:
+    from dislab.studies.sweep import sweep
+
+    summary = sweep(args.study, args.out, executor=args.executor, workers=args.workers,
+                    address=args.address, seeds_per_process=args.seeds_per_process,
+                    retry_failed=args.retry_failed, report=not args.no_report,
+                    cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
+                    progress=not args.quiet)
+    print(summary.line())
+    for name, err in summary.failed.items():
+        print(f"  failed {name}: {err}  (details: {summary.folder}/status/{name}.json)", file=sys.stderr)
+    if summary.busy:
+        print(f"  {len(summary.busy)} run(s) are being trained by another process: {', '.join(summary.busy)}",
+              file=sys.stderr)
+    print(f"next: dislab udr {summary.folder} && dislab results {summary.folder}")
+    return 1 if summary.failed else 0
