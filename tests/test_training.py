@@ -211,6 +211,20 @@ def test_gradient_step_keeps_each_loss_in_its_group():
     assert torch.equal(b.detach(), torch.tensor([3.0 - 18.0]))
 
 
+def test_two_optimizer_groups_train_and_resume_exactly(tmp_path):
+    """FactorVAE: its discriminator gets its own Adam with the model's options (β 0.5, 0.9), both
+    optimizers' states are checkpointed, and a resumed run matches an unbroken one."""
+    cfg = dict(TINY, model="factor_vae", model_options={"n_latents": 3, "discriminator_hidden": 8})
+    full = train(TrainConfig(**cfg, steps=6), out=tmp_path / "full", progress=False)
+    part = train(TrainConfig(**cfg, steps=3), out=tmp_path / "part", progress=False)
+    state = json.loads((part / "checkpoint/step-000000003/state.json").read_text())
+    assert state["optimizers"]["discriminator"]["param_groups"][0]["betas"] == [0.5, 0.9]
+    assert state["optimizers"]["model"]["param_groups"][0]["betas"] == [0.9, 0.999]
+    resume(part, changes={"steps": 6}, progress=False)
+    assert_same_weights(weights(full), weights(part))
+    assert "discriminator_loss" in open_run(full).train_log()[-1]
+
+
 def test_device_selection():
     assert select_device("cpu") == torch.device("cpu")
     if not torch.cuda.is_available():

@@ -107,16 +107,51 @@ def _term_values(out) -> torch.Tensor:
     return torch.stack([torch.as_tensor(v).detach().float().reshape(()) for v in vals])
 
 
-def _non_finite(step: int, names: list[str], values: torch.Tensor, last_good: int) -> NonFiniteLossError:
+def _non_finite(step: int, names: list[str], values: torch.Tensor) -> NonFiniteLossError:
     vals = values.tolist()
     bad = [(n, v) for n, v in zip(names, vals) if not math.isfinite(v)]
     # name a term before the total it makes non-finite
     name, value = next(((n, v) for n, v in bad if n != "loss"), bad[0])
     return NonFiniteLossError(
-        f"non-finite {name} ({value}) at step {step}; the run stopped before updating the weights "
-        f"and keeps its last good checkpoint (step {last_good}). Lower lr, check the data, or "
-        f"resume with another seed."
+        f"non-finite {name} ({value}) at step {step}; stopped before updating the weights"
     )
+
+
+def memory_format(model, config: TrainConfig, device: torch.device) -> torch.memory_format:
+    """channels_last when asked, useful (the model has convolutions) and supported (cpu, cuda)."""
+    useful = any(p.dim() == 4 for p in model.parameters())
+    if config.channels_last and useful and device.type in ("cpu", "cuda"):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
+def prepare_model(model, config: TrainConfig, device: torch.device):
+    """Move ``model`` to ``device`` in its training memory format and build its optimizers;
+    returns ``(model, groups, optimizers, fmt)`` with ``fmt`` the input memory format."""
+    fmt = memory_format(model, config, device)
+    model = model.to(device=device, memory_format=fmt) if fmt == torch.channels_last else model.to(device)
+    groups, optimizers = build_optimizers(model, config)
+    return model, groups, optimizers, fmt
+
+
+def sample_batch(dataset, batch_size: int, rng: np.random.Generator, device: torch.device,
+                 fmt: torch.memory_format) -> torch.Tensor:
+    """``(batch_size, C, H, W)`` images at flat indices drawn uniformly with replacement by ``rng``:
+    one vectorised ``dataset.images`` call, no per-item loader."""
+    index = dataset.sample_indices(batch_size, rng)  # (B,)
+    return dataset.images(index).to(device, non_blocking=True, memory_format=fmt)
+
+
+def training_step(model, x: torch.Tensor, step: int, groups, optimizers) -> tuple[list[str], torch.Tensor]:
+    """One forward and one update of every optimizer group; returns the logged names and their
+    values ``(n_terms,)`` (still on the device). A non-finite value raises
+    :class:`NonFiniteLossError` before any weight changes."""
+    out = model(x, step)
+    values = _term_values(out)
+    if not bool(torch.isfinite(values).all()):  # one sync per step; on CPU it costs nothing
+        raise _non_finite(step, _term_names(out), values)
+    _gradient_step(out, groups, optimizers)
+    return _term_names(out), values
 
 
 def _tensorboard(run_dir: Path, config: TrainConfig, step: int):
@@ -131,13 +166,11 @@ def _tensorboard(run_dir: Path, config: TrainConfig, step: int):
 
 
 def _fit(run_dir: Path, config: TrainConfig, model, dataset, device: torch.device, groups, optimizers,
-         np_rng: np.random.Generator, step: int, wall_time: float, progress: bool) -> None:
+         fmt: torch.memory_format, np_rng: np.random.Generator, step: int, wall_time: float,
+         progress: bool) -> None:
     """The loop, from ``step`` to ``config.steps``."""
     from tqdm.auto import tqdm
 
-    channels_last = (config.channels_last and device.type in ("cpu", "cuda")
-                     and any(p.dim() == 4 for p in model.parameters()))
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
     ckpt_dir = run_dir / CHECKPOINT
     extra = {"model": model.name, "batch_size": config.batch_size}
 
@@ -148,7 +181,7 @@ def _fit(run_dir: Path, config: TrainConfig, model, dataset, device: torch.devic
 
     last_good = step
     writer = _tensorboard(run_dir, config, step)
-    names: list[str] | None = None
+    names: list[str] = []
     acc: torch.Tensor | None = None  # (n_terms,) sum over the current log interval
     t0 = time.perf_counter()  # wall time of this session = wall_time + (now - t0)
     t_mark, step_mark = t0, step
@@ -158,15 +191,13 @@ def _fit(run_dir: Path, config: TrainConfig, model, dataset, device: torch.devic
     try:
         with open(run_dir / TRAIN_LOG, "a", encoding="utf-8") as log:
             while step < config.steps:
-                index = dataset.sample_indices(config.batch_size, np_rng)  # (B,) flat indices
-                x = dataset.images(index).to(device, non_blocking=True, memory_format=fmt)  # (B, C, H, W)
-                out = model(x, step)
-                values = _term_values(out)
-                if names is None:
-                    names = _term_names(out)
-                if not bool(torch.isfinite(values).all()):
-                    raise _non_finite(step, names, values, last_good)
-                _gradient_step(out, groups, optimizers)
+                x = sample_batch(dataset, config.batch_size, np_rng, device, fmt)  # (B, C, H, W)
+                try:
+                    names, values = training_step(model, x, step, groups, optimizers)
+                except NonFiniteLossError as e:
+                    raise NonFiniteLossError(
+                        f"{e}; the run keeps its last good checkpoint (step {last_good}). Lower lr, "
+                        f"check the data, or resume with another seed") from None
                 step += 1
                 acc = values if acc is None else acc + values
                 bar.update(1)
@@ -254,16 +285,13 @@ def train(config: TrainConfig | Mapping[str, Any], *, out: str | os.PathLike | N
         model = build_model_from_record(record["model"])  # config errors surface before any file
         _claim_folder(out, overwrite)
         write_json(out / CONFIG, record, produced_by=PRODUCER)
-        model.to(device)
-        if config.channels_last and device.type in ("cpu", "cuda"):
-            model.to(memory_format=torch.channels_last)
-        groups, optimizers = build_optimizers(model, config)
+        model, groups, optimizers, fmt = prepare_model(model, config, device)
         np_rng = np.random.default_rng(config.seed)
         (out / TRAIN_LOG).touch()
         save_checkpoint(out / CHECKPOINT, step=0, model=model, optimizers=optimizers, np_rng=np_rng,
                         extra={"model": model.name, "wall_time_s": 0.0, "device": str(device)})
         save_weights(out / WEIGHTS, model, {"step": "0", "model": model.name})
-        _fit(out, config, model, dataset, device, groups, optimizers, np_rng, 0, 0.0, progress)
+        _fit(out, config, model, dataset, device, groups, optimizers, fmt, np_rng, 0, 0.0, progress)
     return out
 
 
@@ -292,10 +320,7 @@ def resume(run_dir: str | os.PathLike, *, changes: Mapping[str, Any] | None = No
     device = select_device(config.device)
     dataset = get_dataset(config.dataset, **config.dataset_options)
     with _seeded(device):
-        model = build_model_from_record(run.record["model"]).to(device)
-        if config.channels_last and device.type in ("cpu", "cuda"):
-            model.to(memory_format=torch.channels_last)
-        groups, optimizers = build_optimizers(model, config)
+        model, groups, optimizers, fmt = prepare_model(build_model_from_record(run.record["model"]), config, device)
         state = load_checkpoint(run.path / CHECKPOINT, model=model, optimizers=optimizers)
         np_rng = np.random.default_rng()
         np_rng.bit_generator.state = state["numpy_rng"]
@@ -303,6 +328,6 @@ def resume(run_dir: str | os.PathLike, *, changes: Mapping[str, Any] | None = No
         # drop log lines a killed run wrote after its last checkpoint: they will be written again
         rows = [r for r in read_log(run.path / TRAIN_LOG) if r.get("step", 0) <= step]
         atomic_write_text(run.path / TRAIN_LOG, "".join(json.dumps(r) + "\n" for r in rows))
-        _fit(run.path, config, model, dataset, device, groups, optimizers, np_rng, step,
+        _fit(run.path, config, model, dataset, device, groups, optimizers, fmt, np_rng, step,
              float(state.get("wall_time_s") or 0.0), progress)
     return run.path
