@@ -7,11 +7,37 @@
 
 ``METRICS`` maps each metric name used by ``dislab evaluate --metrics`` to its sampler-level
 function ``fn(dataset, encode, *, seed, **options) -> dict``.
+
+The array functions are exported eagerly (``dislab.metrics.mig`` is the function; import helpers
+from their modules, e.g. ``from dislab.metrics.mig import histogram_discretize``); they import
+scikit-learn only when called. Shared input validation: ``dislab.metrics._validate``.
 """
 from __future__ import annotations
 
+from dislab.metrics.dci import dci
+from dislab.metrics.irs import irs
+from dislab.metrics.mig import mig, mig_sup
+from dislab.metrics.modularity_explicitness import modularity_explicitness
+from dislab.metrics.sap import sap
 from dislab.registry import Registry
 
-METRICS = Registry("metric", {})
+METRICS = Registry("metric", {
+    # samplers of the array metrics with the published sample sizes (dislab/metrics/sampling.py)
+    "mig": "dislab.metrics.sampling:compute_mig",
+    "dci": "dislab.metrics.sampling:compute_dci",
+    "sap": "dislab.metrics.sampling:compute_sap",
+    "modularity_explicitness": "dislab.metrics.sampling:compute_modularity_explicitness",
+    "irs": "dislab.metrics.sampling:compute_irs",
+    "unsupervised": "dislab.metrics.sampling:compute_unsupervised",
+    # metrics defined by their own sampling protocol
+    "beta_vae_score": "dislab.metrics.beta_vae_score:beta_vae_score",
+    "factor_vae_score": "dislab.metrics.factor_vae_score:factor_vae_score",
+})
 
-__all__ = ["METRICS"]
+from dislab.metrics.evaluate import evaluate  # noqa: E402
+from dislab.metrics.udr import udr  # noqa: E402
+
+__all__ = [
+    "METRICS", "evaluate", "udr",
+    "dci", "irs", "mig", "mig_sup", "modularity_explicitness", "sap",
+]

@@ -1,0 +1,305 @@
+"""Samplers: draw points from a FactorDataset, encode them, and call the array metrics with the
+field's published sample sizes (disentanglement_lib ``config/unsupervised_study_v1/metric_configs``):
+
+=========================  ===========================  ==========================================
+registry name              sampler                      points (train / test)
+=========================  ===========================  ==========================================
+``mig``                    :func:`compute_mig`          10,000
+``dci``                    :func:`compute_dci`          10,000 / 5,000
+``sap``                    :func:`compute_sap`          10,000 / 5,000
+``modularity_explicitness`` :func:`compute_modularity_explicitness`  10,000 / 5,000
+``irs``                    :func:`compute_irs`          10,000
+``unsupervised``           :func:`compute_unsupervised` 10,000 (any dataset, factors or not)
+=========================  ===========================  ==========================================
+
+Every sampler has the registry signature ``fn(dataset, encode, *, seed, **options) -> dict``:
+
+* ``encode`` maps float32 images ``(n, C, H, W)`` in [0, 1] to codes ``(n, n_codes)`` (a numpy
+  array or a tensor). :class:`ModelEncoder` builds one from a model: posterior means by default
+  (the reference's ``"mean"`` representation), sampled codes ``mu + σ·ε`` with ``mode="sample"``.
+* Points are drawn as the reference draws them: factors uniformly and independently per factor,
+  first the training set then the test set, from one generator seeded with ``seed`` (a
+  ``numpy.random.default_rng``; the reference's ``RandomState`` stream is not reproduced, so
+  individual points differ, not their distribution). Two metrics with the same seed therefore
+  see the same points, and a :class:`ModelEncoder` encodes each image of a dataset only once.
+* ``n_train`` / ``n_test`` override the sizes; remaining keyword options go to the array metric.
+
+:func:`compute_udr` is the multi-model sampler (not in the registry): it encodes several models
+on the same inputs and collects each latent's mean KL for :func:`dislab.metrics.udr.udr`.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from dislab.data.base import FactorDataset, as_generator
+
+Encode = Callable[[torch.Tensor], "np.ndarray | torch.Tensor"]
+
+N_TRAIN = 10_000  # disentanglement_lib: mig/dci/sap/modularity/irs/unsupervised num_train
+N_TEST = 5_000  # disentanglement_lib: dci/sap/modularity num_test
+ENCODE_BATCH = 256  # images per forward pass; codes do not depend on it (eval mode)
+_DENSE_CACHE_MAX = 5_000_000  # images: a dense cache of 10 float32 codes is then <= 200 MB
+
+
+def _to_numpy(codes) -> np.ndarray:
+    if isinstance(codes, torch.Tensor):
+        codes = codes.detach().cpu().numpy()
+    codes = np.asarray(codes)
+    if codes.ndim != 2:
+        raise ValueError(f"encode must return codes of shape (n, n_codes), got shape {codes.shape}")
+    return codes
+
+
+class ModelEncoder:
+    """``encode`` function of a model: images ``(n, C, H, W)`` -> codes ``(n, n_codes)`` float32.
+
+    Args:
+        model: a :class:`dislab.models.base.LatentVariableModel` (``encode(x) -> (mu, logvar)``).
+        mode: ``"mean"`` (posterior means, the reference's representation for every metric) or
+            ``"sample"`` (one draw ``mu + exp(½ logvar)·ε`` per image and call).
+        batch_size: images per forward pass.
+        device: where the model runs (it is moved there).
+        seed: seeds the ``torch.Generator`` of ``mode="sample"``.
+        columns: keep only these code columns (a slice or index list), e.g. one hierarchy level.
+        progress: show a tqdm bar while encoding a dataset.
+
+    With ``mode="mean"``, codes of a dataset's images are cached by flat index (a dense array for
+    datasets up to 5 million images), so metrics that share points share the encoding. Sampled codes
+    are never cached: each call draws afresh.
+    """
+
+    def __init__(self, model, *, mode: str = "mean", batch_size: int = ENCODE_BATCH,
+                 device: str | torch.device = "cpu", seed: int = 0, columns=None,
+                 progress: bool = True):
+        if mode not in ("mean", "sample"):
+            raise ValueError(f"mode must be 'mean' or 'sample', got {mode!r}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.model = model.to(device).eval()
+        self.mode, self.batch_size, self.device = mode, int(batch_size), torch.device(device)
+        self.columns = columns
+        self.progress = progress
+        self._generator = torch.Generator(device=self.device).manual_seed(int(seed))
+        self._cache: dict = {}  # id(dataset) -> (dataset, codes (N, d) float32, filled (N,) bool)
+
+    def select(self, columns) -> "ModelEncoder":
+        """The same encoder restricted to ``columns`` (shares the model and the cache)."""
+        other = object.__new__(ModelEncoder)
+        other.__dict__.update(self.__dict__)
+        other.columns = columns
+        return other
+
+    @torch.no_grad()
+    def full_codes(self, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(codes, mu, logvar)`` of all latents (no column selection), float32 numpy."""
+        x = images.to(self.device, dtype=torch.float32)
+        mu, logvar = self.model.encode(x)
+        if self.mode == "sample":
+            eps = torch.randn(mu.shape, generator=self._generator, device=mu.device, dtype=mu.dtype)
+            z = mu + torch.exp(0.5 * logvar) * eps
+        else:
+            z = mu
+        return (z.float().cpu().numpy(), mu.float().cpu().numpy(), logvar.float().cpu().numpy())
+
+    def _select(self, codes: np.ndarray) -> np.ndarray:
+        return codes if self.columns is None else codes[:, self.columns]
+
+    def __call__(self, images: torch.Tensor) -> np.ndarray:
+        out = []
+        for start in range(0, images.shape[0], self.batch_size):
+            out.append(self.full_codes(images[start:start + self.batch_size])[0])
+        if not out:
+            return self._select(np.zeros((0, self.n_codes), np.float32))
+        return self._select(np.concatenate(out))
+
+    @property
+    def n_codes(self) -> int:
+        return int(self.model.config.n_latents)
+
+    def encode_indices(self, dataset: FactorDataset, index: np.ndarray, *, desc: str = "encoding",
+                       progress: bool | None = None) -> np.ndarray:
+        """Codes ``(len(index), n_codes)`` of the dataset's images at flat ``index``."""
+        index = np.asarray(index, dtype=np.int64)
+        progress = self.progress if progress is None else progress
+        n_images = len(dataset)
+        if self.mode != "mean" or n_images > _DENSE_CACHE_MAX:
+            return self._select(_encode_batches(dataset, index, self.select(None), self.batch_size,
+                                                desc, progress))
+        entry = self._cache.get(id(dataset))
+        if entry is None or entry[0] is not dataset:
+            entry = (dataset, np.zeros((n_images, self.n_codes), np.float32), np.zeros(n_images, bool))
+            self._cache[id(dataset)] = entry
+        _, cache, filled = entry
+        todo = np.unique(index[~filled[index]])
+        if todo.size:
+            cache[todo] = _encode_batches(dataset, todo, self.select(None), self.batch_size, desc, progress)
+            filled[todo] = True
+        return self._select(cache[index])
+
+
+def _encode_batches(dataset: FactorDataset, index: np.ndarray, encode: Encode, batch_size: int,
+                    desc: str, progress: bool) -> np.ndarray:
+    from tqdm.auto import tqdm
+
+    out = []
+    with tqdm(total=len(index), desc=desc, unit="img", disable=None if progress else True, leave=False) as bar:
+        for start in range(0, len(index), batch_size):
+            idx = index[start:start + batch_size]
+            out.append(_to_numpy(encode(dataset.images(idx))))
+            bar.update(len(idx))
+    if not out:
+        raise ValueError("nothing to encode: the index is empty")
+    return np.concatenate(out)
+
+
+def encode_indices(dataset: FactorDataset, encode: Encode, index, *, batch_size: int = 64,
+                   desc: str = "encoding", progress: bool = True) -> np.ndarray:
+    """Codes ``(len(index), n_codes)`` of the images at flat ``index``, encoded in batches with a
+    progress bar (delegates to ``encode.encode_indices`` when ``encode`` is a :class:`ModelEncoder`,
+    which caches)."""
+    index = np.asarray(index, dtype=np.int64)
+    if hasattr(encode, "encode_indices"):
+        return encode.encode_indices(dataset, index, desc=desc)
+    return _encode_batches(dataset, index, encode, batch_size, desc, progress)
+
+
+def encode_factors(dataset: FactorDataset, encode: Encode, factors: np.ndarray, *,
+                   batch_size: int = 64, desc: str = "encoding") -> np.ndarray:
+    """Codes ``(n, n_codes)`` of the images with factor rows ``factors`` ``(n, n_factors)``."""
+    return encode_indices(dataset, encode, dataset.index_of(factors), batch_size=batch_size, desc=desc)
+
+
+def sample_codes(dataset: FactorDataset, encode: Encode, n: int, rng: np.random.Generator | int,
+                 *, batch_size: int = 64, desc: str = "encoding") -> tuple[np.ndarray, np.ndarray | None]:
+    """``(codes (n, n_codes), factors (n, n_factors) int64 or None)`` of ``n`` random images.
+
+    Datasets with factors: factors drawn uniformly per factor (``dataset.sample_factors``); without
+    factors: flat indices drawn uniformly with replacement and ``factors`` is None.
+    """
+    if int(n) != n or n < 1:
+        raise ValueError(f"number of points must be a positive integer, got {n}")
+    rng = as_generator(rng)
+    if dataset.has_factors:
+        factors = dataset.sample_factors(int(n), rng)
+        index = dataset.index_of(factors)
+    else:
+        factors, index = None, dataset.sample_indices(int(n), rng)
+    return encode_indices(dataset, encode, index, batch_size=batch_size, desc=desc), factors
+
+
+def _train_test(dataset, encode, seed, n_train, n_test, batch_size, name):
+    dataset.require_factors(f"the {name} metric")
+    rng = as_generator(seed)
+    c_tr, f_tr = sample_codes(dataset, encode, n_train, rng, batch_size=batch_size, desc=f"{name} train")
+    c_te, f_te = sample_codes(dataset, encode, n_test, rng, batch_size=batch_size, desc=f"{name} test")
+    return c_tr, f_tr, c_te, f_te
+
+
+def compute_mig(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_train: int = N_TRAIN,
+                batch_size: int = 64, **options) -> dict:
+    """MIG (:func:`dislab.metrics.mig.mig`) of ``n_train`` = 10,000 random points (reference)."""
+    from dislab.metrics.mig import mig
+
+    dataset.require_factors("the mig metric")
+    codes, factors = sample_codes(dataset, encode, n_train, seed, batch_size=batch_size, desc="mig")
+    return mig(codes, factors, **options)
+
+
+def compute_dci(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_train: int = N_TRAIN,
+                n_test: int = N_TEST, batch_size: int = 64, **options) -> dict:
+    """DCI (:func:`dislab.metrics.dci.dci`) on 10,000 train / 5,000 test points (reference)."""
+    from dislab.metrics.dci import dci
+
+    return dci(*_train_test(dataset, encode, seed, n_train, n_test, batch_size, "dci"), **options)
+
+
+def compute_sap(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_train: int = N_TRAIN,
+                n_test: int = N_TEST, batch_size: int = 64, **options) -> dict:
+    """SAP (:func:`dislab.metrics.sap.sap`) on 10,000 train / 5,000 test points (reference)."""
+    from dislab.metrics.sap import sap
+
+    return sap(*_train_test(dataset, encode, seed, n_train, n_test, batch_size, "sap"), **options)
+
+
+def compute_modularity_explicitness(dataset: FactorDataset, encode: Encode, *, seed: int = 0,
+                                    n_train: int = N_TRAIN, n_test: int = N_TEST,
+                                    batch_size: int = 64, **options) -> dict:
+    """Modularity and explicitness (:mod:`dislab.metrics.modularity_explicitness`) on 10,000
+    train / 5,000 test points (reference)."""
+    from dislab.metrics.modularity_explicitness import modularity_explicitness
+
+    return modularity_explicitness(
+        *_train_test(dataset, encode, seed, n_train, n_test, batch_size, "modularity"), **options)
+
+
+def compute_irs(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_train: int = N_TRAIN,
+                batch_size: int = 64, **options) -> dict:
+    """IRS (:func:`dislab.metrics.irs.irs`) of 10,000 random points (reference ``irs.num_train``)."""
+    from dislab.metrics.irs import irs
+
+    dataset.require_factors("the irs metric")
+    codes, factors = sample_codes(dataset, encode, n_train, seed, batch_size=batch_size, desc="irs")
+    return irs(codes, factors, **options)
+
+
+def compute_unsupervised(dataset: FactorDataset, encode: Encode, *, seed: int = 0,
+                         n_train: int = N_TRAIN, batch_size: int = 64, **options) -> dict:
+    """:func:`dislab.metrics.unsupervised.unsupervised_metrics` of 10,000 random images (reference
+    ``unsupervised_metrics.num_train``); works on datasets without factors."""
+    from dislab.metrics.unsupervised import unsupervised_metrics
+
+    codes, _ = sample_codes(dataset, encode, n_train, seed, batch_size=batch_size, desc="unsupervised")
+    return unsupervised_metrics(codes, **options)
+
+
+@torch.no_grad()
+def latent_kl(model, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Per-point, per-latent KL ``(n, n_latents)`` nats of ``q(z|x) = N(mu, exp(logvar))`` to the
+    model's prior: the prior's own ``kl_per_latent`` when it is factorised and analytic (the
+    standard normal: ``½(mu² + σ² − log σ² − 1)``, the reference's formula), else the KL to
+    N(0, I), which is what the reference uses for every model."""
+    prior = getattr(model, "prior", None)
+    if prior is not None and getattr(prior, "factorised", False) and getattr(prior, "analytic_kl", False):
+        return prior.kl_per_latent(mu, logvar, mu)
+    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0)
+
+
+def compute_udr(dataset: FactorDataset, models: Sequence, *, seed: int = 0, n_points: int = N_TRAIN,
+                method: str = "spearman", kl_threshold: float = 0.01, batch_size: int = ENCODE_BATCH,
+                device: str | torch.device = "cpu", progress: bool = True) -> dict:
+    """UDR (:func:`dislab.metrics.udr.udr`) of several models encoded on the same ``n_points``
+    random images (posterior means), with each latent's KL averaged over those images.
+
+    ``n_points`` defaults to 10,000 (the scale of the field's other metrics; the reference's UDR
+    config leaves it to the study). Works on datasets without factors.
+    """
+    from tqdm.auto import tqdm
+
+    from dislab.metrics.udr import udr
+
+    if len(models) < 2:
+        raise ValueError(f"UDR compares models with each other: expected at least 2 models, got {len(models)}")
+    rng = as_generator(seed)
+    index = (dataset.index_of(dataset.sample_factors(int(n_points), rng)) if dataset.has_factors
+             else dataset.sample_indices(int(n_points), rng))
+    codes, kls = [], []
+    with tqdm(total=len(models) * len(index), desc="udr", unit="img", disable=None if progress else True,
+              leave=False) as bar:
+        for model in models:
+            enc = ModelEncoder(model, batch_size=batch_size, device=device, progress=False)
+            mus, kl_sum = [], None
+            for start in range(0, len(index), batch_size):
+                idx = index[start:start + batch_size]
+                _, mu, logvar = enc.full_codes(dataset.images(idx))
+                kl = latent_kl(model, torch.from_numpy(mu), torch.from_numpy(logvar)).sum(0).numpy()
+                kl_sum = kl if kl_sum is None else kl_sum + kl
+                mus.append(mu)
+                bar.update(len(idx))
+            codes.append(np.concatenate(mus))
+            kls.append(kl_sum / len(index))
+    out = udr(codes, kls, method=method, kl_threshold=kl_threshold, seed=seed)
+    out["kl"] = [k.tolist() for k in kls]
+    return out
