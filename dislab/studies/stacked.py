@@ -208,7 +208,8 @@ def _fit_stacked(members: list[_Member], dataset, device: torch.device, step: in
     """The trainer's loop (dislab.training.fit) for K models at once, from ``step``."""
     from tqdm.auto import tqdm
 
-    from dislab.training.fit import _non_finite
+    from dislab.training import NonFiniteLossError
+    from dislab.training.fit import sample_batch
 
     config = members[0].config
     template = members[0].model
@@ -286,8 +287,8 @@ def _fit_stacked(members: list[_Member], dataset, device: torch.device, step: in
             xs, eps = [], []
             for i in alive:
                 m = members[i]
-                index = dataset.sample_indices(config.batch_size, m.np_rng)  # (B,)
-                xs.append(dataset.images(index))  # (B, C, H, W)
+                xs.append(sample_batch(dataset, config.batch_size, m.np_rng, device,
+                                       torch.contiguous_format))  # (B, C, H, W)
                 if n_latents:
                     eps.append(torch.randn((config.batch_size, n_latents), generator=m.generator,
                                            device=device, dtype=dtype))
@@ -304,7 +305,10 @@ def _fit_stacked(members: list[_Member], dataset, device: torch.device, step: in
                 for j in bad:
                     i = alive[j]
                     last = int(json.loads((members[i].path / "checkpoint" / "latest.json").read_text())["step"])
-                    errors[i] = _non_finite(step, term_names, values[j], last)
+                    bad_terms = [f"{n} ({v})" for n, v in zip(term_names, values[j].tolist()) if not np.isfinite(v)]
+                    errors[i] = NonFiniteLossError(
+                        f"non-finite {', '.join(bad_terms)} at step {step}; stopped before updating the "
+                        f"weights; the run keeps its last good checkpoint (step {last})")
                 keep = [j for j, ok in enumerate(finite) if ok]
                 # drop them before the update (a lone run stops before it too), then go on
                 unstack(params, buffers, opts)

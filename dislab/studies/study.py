@@ -38,7 +38,7 @@ from dislab.studies.grid import Setting, expand, swept_keys
 
 TOP_LEVEL_KEYS = ("name", "seeds", "metrics", "base", "grid", "zip", "chain", "udr", "evaluate", "report")
 EVALUATE_KEYS = ("n_train", "seed", "options", "mode")
-UDR_KEYS = ("group_by", "n_points", "seed", "methods")
+UDR_KEYS = ("group_by", "n_points", "seed", "methods", "kl_threshold")
 UDR_METHODS = ("spearman", "lasso")
 
 
@@ -50,12 +50,14 @@ class UDRSpec:
     n_points: points of the run's dataset encoded by every model of a group (reference: 1,000).
     seed: which points (the same for every run of a group).
     methods: ``"spearman"`` and/or ``"lasso"`` (Duan et al., ICLR 2020, Sec. 3).
+    kl_threshold: latents with mean KL <= this (nats) are inactive (reference: 0.01).
     """
 
     group_by: tuple[str, ...] | None = None
     n_points: int = 1000
     seed: int = 0
     methods: tuple[str, ...] = UDR_METHODS
+    kl_threshold: float = 0.01
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,7 @@ class Study:
                 group_by=None if udr.get("group_by") is None else tuple(udr["group_by"]),
                 n_points=int(udr.get("n_points", 1000)), seed=int(udr.get("seed", 0)),
                 methods=tuple(udr.get("methods", UDR_METHODS)),
+                kl_threshold=float(udr.get("kl_threshold", 0.01)),
             ),
             evaluate=dict(data.get("evaluate") or {}),
             report=dict(data.get("report") or {}),
@@ -273,7 +276,11 @@ def _parse_udr(table: Mapping[str, Any], swept: list[str], where: str) -> UDRSpe
     seed = table.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ConfigError(f"{where}: [udr] seed must be an integer, got {seed!r}")
-    return UDRSpec(group_by=group_by, n_points=n_points, seed=seed, methods=tuple(methods))
+    kl_threshold = table.get("kl_threshold", 0.01)
+    if isinstance(kl_threshold, bool) or not isinstance(kl_threshold, (int, float)) or not kl_threshold >= 0:
+        raise ConfigError(f"{where}: [udr] kl_threshold must be a number >= 0 (nats), got {kl_threshold!r}")
+    return UDRSpec(group_by=group_by, n_points=n_points, seed=seed, methods=tuple(methods),
+                   kl_threshold=float(kl_threshold))
 
 
 def _parse_metrics(metrics: Any, where: str) -> tuple[str, ...] | None:

@@ -105,7 +105,7 @@ def study_udr(folder: str | os.PathLike, *, n_points: int | None = None, seed: i
     n_points = int(n_points or study.udr.n_points)
     seed = int(study.udr.seed if seed is None else seed)
     out: dict[str, Any] = {"n_points": n_points, "seed": seed, "methods": list(study.udr.methods),
-                           "groups": {}, "notes": []}
+                           "kl_threshold": study.udr.kl_threshold, "groups": {}, "notes": []}
     groups = study.groups()
     bar = tqdm(groups.items(), desc="udr", unit="group", disable=not progress)
     for group, runs in bar:
@@ -122,7 +122,8 @@ def study_udr(folder: str | os.PathLike, *, n_points: int | None = None, seed: i
             continue
         codes, kls, notes = encode_group([sf.run_dir(r.name) for r in ready], n_points, seed, device=device)
         out["notes"] += notes
-        scores = {m: udr(codes, kls, method=m, seed=seed) for m in study.udr.methods}
+        scores = {m: udr(codes, kls, method=m, kl_threshold=study.udr.kl_threshold, seed=seed)
+                  for m in study.udr.methods}
         for m, res in scores.items():
             entry[m] = {"udr": res["udr"], "pairwise": res["pairwise"]}
         entry["n_active"] = next(iter(scores.values()))["n_active"]
@@ -132,6 +133,7 @@ def study_udr(folder: str | os.PathLike, *, n_points: int | None = None, seed: i
             block["udr"] = block.get("udr_spearman", next(iter(block.values())))
             block.update(group=group, group_size=len(ready), n_active=entry["n_active"][i])
             merge_evaluation(sf.run_dir(r.name), block, {"n_points": n_points, "seed": seed,
-                                                         "methods": list(scores), "group_runs": entry["runs"]})
+                                                         "methods": list(scores), "kl_threshold": study.udr.kl_threshold,
+                                                         "group_runs": entry["runs"]})
     write_json(sf.path / UDR_JSON, out, produced_by=f"{PRODUCER}.udr")
     return out
