@@ -188,7 +188,7 @@ class LadderPrior(Prior):
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Ancestral sampling, top level first; ``(n, n_latents)`` lowest level first."""
         dec = self._decoder()
-        z_top = self.top.sample(n, generator)
+        z_top = self.top.sample(n, generator).to(dec.final.weight.dtype)  # the networks' dtype
         device = z_top.device
         gdev = generator.device if generator is not None else device
         zs = [z_top]
