@@ -17,4 +17,4 @@ class NoisyDSprites(DSpritesVariant):
 
     def paint(self, sprites: torch.Tensor, index: np.ndarray) -> torch.Tensor:
         noise = per_index.uniform(self.seed, index, 3 * SIDE * SIDE, stream=2).view(-1, 3, SIDE, SIDE)
-        return torch.clamp_(noise + sprites, max=1.0)  # (n, 3, 64, 64)
+        return noise.add_(sprites).clamp_(max=1.0)  # (n, 3, 64, 64)

@@ -36,8 +36,9 @@ def uniform(seed: int, index, m: int, stream: int = 0) -> torch.Tensor:
     """float32 ``(n, m)`` in [0, 1), deterministic in ``(seed, stream, index[i])``.
 
     Small ``m`` (a colour, an offset): counter-based hashing, vectorised over all ``n·m`` values.
-    Large ``m`` (a noise image): one seeded ``torch.Generator`` per image, which draws ~4× faster
-    than hashing every pixel (see benchmarks/data_throughput.py).
+    Large ``m`` (a noise image): one numpy PCG64 generator per image, seeded with the key; it drew
+    a 3×64×64 noise image 2× faster than a seeded ``torch.Generator`` and 2× faster than hashing
+    every pixel (side by side, batch 256, 1 thread).
     """
     keys = index_keys(seed, index, stream)
     n = len(keys)
@@ -46,9 +47,7 @@ def uniform(seed: int, index, m: int, stream: int = 0) -> torch.Tensor:
             z = _mix(keys[:, None] + np.arange(1, m + 1, dtype=np.uint64)[None, :] * _GOLDEN)
         # top 24 bits -> exactly representable float32 in [0, 1)
         return torch.from_numpy((z >> np.uint64(40)).astype(np.float32) * np.float32(2.0**-24))
-    out = torch.empty(n, m)
-    g = torch.Generator()
-    for i, k in enumerate((keys >> np.uint64(1)).tolist()):  # manual_seed wants a non-negative int64
-        g.manual_seed(k)
-        torch.rand(m, generator=g, out=out[i])
-    return out
+    out = np.empty((n, m), np.float32)
+    for i, k in enumerate(keys.tolist()):
+        np.random.Generator(np.random.PCG64(k)).random(m, dtype=np.float32, out=out[i])
+    return torch.from_numpy(out)

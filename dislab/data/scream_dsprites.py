@@ -81,14 +81,13 @@ class ScreamDSprites(DSpritesVariant):
     def paint(self, sprites: torch.Tensor, index: np.ndarray) -> torch.Tensor:
         _, h, w = self.background.shape
         u = per_index.uniform(self.seed, index, 5, stream=3)  # (n, 5): crop x, crop y, colour
-        x0 = (u[:, 0] * (w - SIDE + 1)).long()
-        y0 = (u[:, 1] * (h - SIDE + 1)).long()
-        r = torch.arange(SIDE)
-        rows = (y0[:, None] + r)[:, :, None]  # (n, 64, 1)
-        cols = (x0[:, None] + r)[:, None, :]  # (n, 1, 64)
-        crop = self.background[:, rows, cols].permute(1, 0, 2, 3)  # (n, 3, 64, 64)
-        back = (crop + u[:, 2:, None, None]) / 2
-        return torch.where(sprites > 0.5, 1 - back, back)
+        x0 = (u[:, 0] * (w - SIDE + 1)).long().tolist()
+        y0 = (u[:, 1] * (h - SIDE + 1)).long().tolist()
+        # one slice per image: measured faster than one advanced-indexing gather of all crops
+        crop = torch.stack([self.background[:, a:a + SIDE, b:b + SIDE] for a, b in zip(y0, x0)])
+        back = crop.add_(u[:, 2:, None, None]).mul_(0.5)  # (n, 3, 64, 64)
+        # sprite pixels become 1 − back: back + s·(1 − 2·back) with s in {0, 1}
+        return back.addcmul_(sprites, back.mul(-2).add_(1))
 
     def describe(self) -> dict:
         return {**super().describe(), "background": self.background_path or "builtin"}
