@@ -71,12 +71,18 @@ def parse_metric_names(metrics: str | Iterable[str] | None) -> list[str] | None:
     return list(dict.fromkeys(names))
 
 
+def _keyword_defaults(fn) -> dict:
+    return {k: p.default for k, p in inspect.signature(fn).parameters.items()
+            if p.kind == p.KEYWORD_ONLY and p.default is not inspect.Parameter.empty}
+
+
 def sampler_parameters(fn, n_train: int | None, seed: int, options: dict) -> dict:
     """The keyword arguments a sampler is called with: its sample sizes (scaled from ``n_train``
-    when given), ``options``, and its remaining defaults (recorded in evaluation.json)."""
-    sig = inspect.signature(fn)
-    params = {k: p.default for k, p in sig.parameters.items()
-              if p.kind == p.KEYWORD_ONLY and p.default is not inspect.Parameter.empty}
+    when given), ``options``, and every remaining default of the sampler and of the array function
+    behind it (all recorded in evaluation.json). Unknown option names raise DataError."""
+    from dislab.metrics.sampling import array_metric
+
+    params = _keyword_defaults(fn)
     params["seed"] = int(seed)
     if n_train is not None:
         if int(n_train) != n_train or n_train < 2:
@@ -86,12 +92,14 @@ def sampler_parameters(fn, n_train: int | None, seed: int, options: dict) -> dic
                            ("n_variance", n_train)):
             if key in params:
                 params[key] = value
-    unknown = sorted(set(options) - set(params)) if not any(
-        p.kind == p.VAR_KEYWORD for p in sig.parameters.values()) else []
+    inner = array_metric(fn)
+    inner_defaults = {k: v for k, v in (_keyword_defaults(inner) if inner else {}).items()
+                      if k not in params and k != "seed"}
+    unknown = sorted(set(options) - set(params) - set(inner_defaults))
     if unknown:
-        raise DataError(f"unknown option(s) {unknown} for {fn.__name__}; expected some of {sorted(params)}")
-    params.update(options)
-    return params
+        raise DataError(f"unknown option(s) {unknown} for metric {fn.__name__}; expected some of "
+                        f"{sorted(set(params) | set(inner_defaults))}")
+    return {**params, **inner_defaults, **options}
 
 
 def _levels(model) -> list[tuple[int, int]]:
@@ -169,6 +177,8 @@ def evaluate(run_dir: str | Path, metrics: str | Iterable[str] | None = None, n_
     for key, name, enc in jobs:
         fn = METRICS.get(name)
         params = sampler_parameters(fn, n_train, seed, merged.get(name, {}))
+        if "progress" in params and "progress" not in merged.get(name, {}):
+            params["progress"] = progress  # array metrics with their own bars (DCI's per factor)
         t0 = time.perf_counter()
         scores[key] = fn(dataset, enc, **params)
         times[key] = round(time.perf_counter() - t0, 3)

@@ -22,7 +22,8 @@ Every sampler has the registry signature ``fn(dataset, encode, *, seed, **option
   ``numpy.random.default_rng``; the reference's ``RandomState`` stream is not reproduced, so
   individual points differ, not their distribution). Two metrics with the same seed therefore
   see the same points, and a :class:`ModelEncoder` encodes each image of a dataset only once.
-* ``n_train`` / ``n_test`` override the sizes; remaining keyword options go to the array metric.
+* ``n_train`` / ``n_test`` override the sizes; remaining keyword options go to the array metric,
+  and ``seed`` also becomes the array metric's ``seed`` (its predictors' random state) if it has one.
 
 :func:`compute_udr` is the multi-model sampler (not in the registry): it encodes several models
 on the same inputs and collects each latent's mean KL for :func:`dislab.metrics.udr.udr`.
@@ -190,6 +191,16 @@ def sample_codes(dataset: FactorDataset, encode: Encode, n: int, rng: np.random.
     return encode_indices(dataset, encode, index, batch_size=batch_size, desc=desc), factors
 
 
+def _with_seed(fn, seed: int, options: dict) -> dict:
+    """``options`` plus ``seed=seed`` when the array function takes a seed (its predictors'
+    random_state), so one seed fixes both the points and the fits."""
+    import inspect
+
+    if "seed" in inspect.signature(fn).parameters and "seed" not in options:
+        return {**options, "seed": seed}
+    return options
+
+
 def _train_test(dataset, encode, seed, n_train, n_test, batch_size, name):
     dataset.require_factors(f"the {name} metric")
     rng = as_generator(seed)
@@ -205,7 +216,7 @@ def compute_mig(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_trai
 
     dataset.require_factors("the mig metric")
     codes, factors = sample_codes(dataset, encode, n_train, seed, batch_size=batch_size, desc="mig")
-    return mig(codes, factors, **options)
+    return mig(codes, factors, **_with_seed(mig, seed, options))
 
 
 def compute_dci(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_train: int = N_TRAIN,
@@ -213,7 +224,8 @@ def compute_dci(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_trai
     """DCI (:func:`dislab.metrics.dci.dci`) on 10,000 train / 5,000 test points (reference)."""
     from dislab.metrics.dci import dci
 
-    return dci(*_train_test(dataset, encode, seed, n_train, n_test, batch_size, "dci"), **options)
+    return dci(*_train_test(dataset, encode, seed, n_train, n_test, batch_size, "dci"),
+               **_with_seed(dci, seed, options))
 
 
 def compute_sap(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_train: int = N_TRAIN,
@@ -221,7 +233,8 @@ def compute_sap(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_trai
     """SAP (:func:`dislab.metrics.sap.sap`) on 10,000 train / 5,000 test points (reference)."""
     from dislab.metrics.sap import sap
 
-    return sap(*_train_test(dataset, encode, seed, n_train, n_test, batch_size, "sap"), **options)
+    return sap(*_train_test(dataset, encode, seed, n_train, n_test, batch_size, "sap"),
+               **_with_seed(sap, seed, options))
 
 
 def compute_modularity_explicitness(dataset: FactorDataset, encode: Encode, *, seed: int = 0,
@@ -232,7 +245,8 @@ def compute_modularity_explicitness(dataset: FactorDataset, encode: Encode, *, s
     from dislab.metrics.modularity_explicitness import modularity_explicitness
 
     return modularity_explicitness(
-        *_train_test(dataset, encode, seed, n_train, n_test, batch_size, "modularity"), **options)
+        *_train_test(dataset, encode, seed, n_train, n_test, batch_size, "modularity"),
+        **_with_seed(modularity_explicitness, seed, options))
 
 
 def compute_irs(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_train: int = N_TRAIN,
@@ -242,7 +256,7 @@ def compute_irs(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_trai
 
     dataset.require_factors("the irs metric")
     codes, factors = sample_codes(dataset, encode, n_train, seed, batch_size=batch_size, desc="irs")
-    return irs(codes, factors, **options)
+    return irs(codes, factors, **_with_seed(irs, seed, options))
 
 
 def compute_unsupervised(dataset: FactorDataset, encode: Encode, *, seed: int = 0,
@@ -253,6 +267,28 @@ def compute_unsupervised(dataset: FactorDataset, encode: Encode, *, seed: int = 
 
     codes, _ = sample_codes(dataset, encode, n_train, seed, batch_size=batch_size, desc="unsupervised")
     return unsupervised_metrics(codes, **options)
+
+
+# the array function each sampler passes its remaining options to ("module:function"), so that
+# evaluate can check option names and record every default
+for _sampler, _target in ((compute_mig, "dislab.metrics.mig:mig"), (compute_dci, "dislab.metrics.dci:dci"),
+                          (compute_sap, "dislab.metrics.sap:sap"),
+                          (compute_modularity_explicitness,
+                           "dislab.metrics.modularity_explicitness:modularity_explicitness"),
+                          (compute_irs, "dislab.metrics.irs:irs"),
+                          (compute_unsupervised, "dislab.metrics.unsupervised:unsupervised_metrics")):
+    _sampler.array_metric = _target
+
+
+def array_metric(sampler):
+    """The array function behind a sampler (None for self-contained ones like beta_vae_score)."""
+    import importlib
+
+    target = getattr(sampler, "array_metric", None)
+    if target is None:
+        return None
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 @torch.no_grad()
