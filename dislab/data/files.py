@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import zipfile
 from pathlib import Path
@@ -83,16 +84,23 @@ def _member_header(fp, path: Path, key: str):
     return shape, fortran, dtype
 
 
-def npz_member_info(path: Path, key: str) -> tuple[tuple[int, ...], np.dtype]:
-    """``(shape, dtype)`` of one member, read from its header only."""
+@contextlib.contextmanager
+def _member(path: Path, key: str):
+    """Yield ``(file object positioned at the data, shape, fortran_order, dtype)`` of one member."""
     with _open_npz(path) as zf:
         try:
             fp = zf.open(key + ".npy")
         except KeyError:
             raise DataError(f"{path}: missing field {key!r}; found {npz_keys(path)}") from None
         with fp:
-            shape, _, dtype = _member_header(fp, path, key)
-    return tuple(shape), dtype
+            shape, fortran, dtype = _member_header(fp, path, key)
+            yield fp, tuple(shape), fortran, dtype
+
+
+def npz_member_info(path: Path, key: str) -> tuple[tuple[int, ...], np.dtype]:
+    """``(shape, dtype)`` of one member, read from its header only."""
+    with _member(path, key) as (_, shape, _, dtype):
+        return shape, dtype
 
 
 def npz_load(path: Path, key: str) -> np.ndarray:
@@ -110,28 +118,22 @@ def npz_load(path: Path, key: str) -> np.ndarray:
 
 def npz_iter_rows(path: Path, key: str, chunk_rows: int) -> Iterator[np.ndarray]:
     """Yield consecutive blocks of ``chunk_rows`` rows of a C-ordered member, never the whole."""
-    with _open_npz(path) as zf:
-        try:
-            fp = zf.open(key + ".npy")
-        except KeyError:
-            raise DataError(f"{path}: missing field {key!r}; found {npz_keys(path)}") from None
-        with fp:
-            shape, fortran, dtype = _member_header(fp, path, key)
-            if fortran and len(shape) > 1:
-                raise DataError(f"{path}: field {key!r} is stored in Fortran order; expected C order")
-            row = int(np.prod(shape[1:], dtype=np.int64)) if shape else 1
-            n = shape[0] if shape else 1
-            done = 0
-            while done < n:
-                k = min(chunk_rows, n - done)
-                buf = fp.read(k * row * dtype.itemsize)
-                if len(buf) != k * row * dtype.itemsize:
-                    raise DataError(
-                        f"{path}: field {key!r} is truncated: expected {n} rows of shape "
-                        f"{tuple(shape[1:])}, the file ends after {done + len(buf) // max(row * dtype.itemsize, 1)}"
-                    )
-                yield np.frombuffer(buf, dtype=dtype).reshape((k,) + tuple(shape[1:]))
-                done += k
+    with _member(path, key) as (fp, shape, fortran, dtype):
+        if fortran and len(shape) > 1:
+            raise DataError(f"{path}: field {key!r} is stored in Fortran order; expected C order")
+        row = int(np.prod(shape[1:], dtype=np.int64)) if shape else 1
+        n = shape[0] if shape else 1
+        done = 0
+        while done < n:
+            k = min(chunk_rows, n - done)
+            buf = fp.read(k * row * dtype.itemsize)
+            if len(buf) != k * row * dtype.itemsize:
+                raise DataError(
+                    f"{path}: field {key!r} is truncated: expected {n} rows of shape "
+                    f"{shape[1:]}, the file ends after {done + len(buf) // max(row * dtype.itemsize, 1)}"
+                )
+            yield np.frombuffer(buf, dtype=dtype).reshape((k,) + shape[1:])
+            done += k
 
 
 def npz_memmap(path: Path, key: str) -> np.ndarray | None:
