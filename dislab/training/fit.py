@@ -63,8 +63,21 @@ def build_optimizers(model, config: TrainConfig) -> tuple[dict[str, list], dict[
         options = {"lr": config.lr, "betas": config.betas}
         if name != "model":
             options.update(own.get(name, {}))
-        optimizers[name] = torch.optim.Adam(params, **options)
+        optimizers[name] = _adam(params, options)
     return groups, optimizers
+
+
+def _adam(params, options: dict) -> torch.optim.Optimizer:
+    """Adam, fused into one kernel where torch offers it: on CPU 4-5x faster than the default
+    per-tensor loop for FactorVAE's 5.7M parameters (benchmarks/train_throughput.py); same update
+    rule, float rounding aside."""
+    params = list(params)
+    if params and all(p.device.type in ("cpu", "cuda") and p.dtype.is_floating_point for p in params):
+        try:
+            return torch.optim.Adam(params, **options, fused=True)
+        except (RuntimeError, TypeError, ValueError):  # older torch: no fused Adam on this device
+            pass
+    return torch.optim.Adam(params, **options)
 
 
 def _gradient_step(out, groups, optimizers) -> None:
