@@ -117,7 +117,8 @@ def _term_names(out) -> list[str]:
 def _term_values(out) -> torch.Tensor:
     """``(n_terms,)`` float tensor: loss, terms, aux losses (stacked so one sync reads them all)."""
     vals = [out.loss, *out.terms.values(), *out.aux_losses.values()]
-    return torch.stack([torch.as_tensor(v).detach().float().reshape(()) for v in vals])
+    device = out.loss.device
+    return torch.stack([torch.as_tensor(v, device=device).detach().float().reshape(()) for v in vals])
 
 
 def _non_finite(step: int, names: list[str], values: torch.Tensor) -> NonFiniteLossError:
@@ -195,7 +196,8 @@ def _fit(run_dir: Path, config: TrainConfig, model, dataset, device: torch.devic
     last_good = step
     writer = _tensorboard(run_dir, config, step)
     names: list[str] = []
-    acc: torch.Tensor | None = None  # (n_terms,) sum over the current log interval
+    acc: torch.Tensor | None = None  # (n_terms,) sum of the logged values over the current interval
+    n_acc = 0  # steps summed in acc
     t0 = time.perf_counter()  # wall time of this session = wall_time + (now - t0)
     t_mark, step_mark = t0, step
     bar = tqdm(total=config.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True,
@@ -206,17 +208,20 @@ def _fit(run_dir: Path, config: TrainConfig, model, dataset, device: torch.devic
             while step < config.steps:
                 x = sample_batch(dataset, config.batch_size, np_rng, device, fmt)  # (B, C, H, W)
                 try:
-                    names, values = training_step(model, x, step, groups, optimizers)
+                    step_names, values = training_step(model, x, step, groups, optimizers)
                 except NonFiniteLossError as e:
                     raise NonFiniteLossError(
                         f"{e}; the run keeps its last good checkpoint (step {last_good}). Lower lr, "
                         f"check the data, or resume with another seed") from None
                 step += 1
+                if step_names != names:  # a model whose terms change (a schedule's phase): new sums
+                    names, acc, n_acc = step_names, None, 0
                 acc = values if acc is None else acc + values
+                n_acc += 1
                 bar.update(1)
                 if step % config.log_every == 0 or step == config.steps:
                     now = time.perf_counter()
-                    means = (acc / (step - step_mark)).tolist()
+                    means = (acc / n_acc).tolist()
                     row = {"step": step, **dict(zip(names, means)),
                            "images_per_s": (step - step_mark) * config.batch_size / max(now - t_mark, 1e-9),
                            "wall_time_s": wall_time + now - t0}
@@ -229,7 +234,7 @@ def _fit(run_dir: Path, config: TrainConfig, model, dataset, device: torch.devic
                     shown = {k: f"{row[k]:.4g}" for k in names[:5] if k != "elbo"}
                     shown["img/s"] = f"{row['images_per_s']:.0f}"
                     bar.set_postfix(shown, refresh=False)  # a dict keeps this order
-                    acc, t_mark, step_mark = None, now, step
+                    acc, n_acc, t_mark, step_mark = None, 0, now, step
                 if step % config.checkpoint_every == 0 or step == config.steps:
                     checkpoint(step, wall_time + time.perf_counter() - t0)
                     last_good = step
