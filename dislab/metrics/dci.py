@@ -86,7 +86,7 @@ def _hist_gbt_gain(model, n_features: int) -> np.ndarray:
     return gain
 
 
-def _fit_one(predictor, x_train, y_train, x_test, y_test, seed, n_threads):
+def _fit_one(predictor, x_train, y_train, x_test, y_test, seed):
     """Fit the predictor of one factor; returns (importance (n_codes,), acc_train, acc_test, extra)."""
     n_codes = x_train.shape[1]
     if predictor == "gbt":
@@ -104,7 +104,7 @@ def _fit_one(predictor, x_train, y_train, x_test, y_test, seed, n_threads):
         model = lightgbm.LGBMClassifier(
             n_estimators=100, learning_rate=0.1, max_depth=3, num_leaves=8,
             min_child_samples=1, importance_type="gain", random_state=seed,
-            n_jobs=n_threads, verbose=-1,
+            n_jobs=1, verbose=-1,
         ).fit(x_train, y_train)
         importance = np.abs(np.asarray(model.feature_importances_, dtype=np.float64))
     elif predictor == "hist_gbt":
@@ -118,8 +118,10 @@ def _fit_one(predictor, x_train, y_train, x_test, y_test, seed, n_threads):
     elif predictor == "random_forest":
         from sklearn.ensemble import RandomForestClassifier
 
+        # Every code considered at each split, as the boosted trees do (the default sqrt(n_codes)
+        # forces splits on uninformative codes and spreads importance).
         model = RandomForestClassifier(
-            n_estimators=100, max_depth=8, random_state=seed, n_jobs=n_threads,
+            n_estimators=100, max_depth=8, max_features=None, random_state=seed, n_jobs=1,
         ).fit(x_train, y_train)
         importance = np.abs(model.feature_importances_)
     elif predictor == "lasso":
@@ -175,8 +177,8 @@ def dci(codes_train, factors_train, codes_test, factors_test, *, predictor: str 
             recommended fast option (optional extra ``dislab[fast]``);
             ``"hist_gbt"``: scikit-learn ``HistGradientBoostingClassifier`` shaped likewise
             (no early stopping), total split gain per code;
-            ``"random_forest"``: ``RandomForestClassifier(n_estimators=100, max_depth=8)``,
-            impurity importance;
+            ``"random_forest"``: ``RandomForestClassifier(n_estimators=100, max_depth=8,
+            max_features=None)``, impurity importance;
             ``"lasso"``: the original paper's linear variant, Lasso(alpha=0.02) on standardised
             codes regressing the standardised factor index, importance = |coefficient|;
             informativeness is then ``max(0, 1 - NRMSE)`` with NRMSE = RMSE / std(factor) (the
@@ -185,7 +187,8 @@ def dci(codes_train, factors_train, codes_test, factors_test, *, predictor: str 
             docs/metrics.md gives each predictor's measured agreement with "gbt".
         seed: random_state of the predictors (the reference passed none: only tie-breaking
             between equally good splits depends on it for "gbt").
-        n_jobs: factors fitted in parallel processes (results do not depend on it).
+        n_jobs: factors fitted in parallel processes (results do not depend on it); each
+            predictor runs on one thread.
         progress: a tqdm bar over factors when stderr is a terminal.
 
     Definitions (Eastwood & Williams Eq. 1-3; the reference's ``disentanglement`` and
@@ -218,14 +221,14 @@ def dci(codes_train, factors_train, codes_test, factors_test, *, predictor: str 
     ctr, cte = ctr.astype(np.float64), cte.astype(np.float64)
     varying = varying_factors(ftr, "dci", "factors_train")
     ks = [int(k) for k in np.flatnonzero(varying)]
-    # Threads inside one predictor (lightgbm, random_forest): all cores when factors run one
-    # after the other, one per process when they run in parallel.
-    n_threads = -1 if n_jobs == 1 else 1
-
     def job(k):
-        with warnings.catch_warnings():
+        # One thread per predictor: OpenMP pools (lightgbm, hist_gbt) spin and slow down by
+        # 10-50x on a busy machine; parallelism comes from n_jobs over factors instead.
+        from threadpoolctl import threadpool_limits
+
+        with warnings.catch_warnings(), threadpool_limits(1):
             warnings.simplefilter("ignore")  # convergence chatter of the linear variant
-            return _fit_one(predictor, ctr, ftr[:, k], cte, fte[:, k], seed, n_threads)
+            return _fit_one(predictor, ctr, ftr[:, k], cte, fte[:, k], seed)
 
     if n_jobs == 1:
         results = [job(k) for k in tqdm(ks, desc=f"dci ({predictor})", unit="factor",

@@ -1,0 +1,101 @@
+"""DCI: the entropy formulas by hand, known answers with the reference predictor, fast options."""
+import sys
+
+import numpy as np
+import pytest
+
+from dislab.errors import ConfigError, DataError
+from dislab.metrics import dci
+from dislab.metrics.dci import completeness_score, disentanglement_score
+
+
+def _data(n=300, sizes=(3, 4), noise=0.05, seed=0):
+    rng = np.random.default_rng(seed)
+    f = rng.integers(0, sizes, size=(n, len(sizes)))
+    codes = f + noise * rng.standard_normal(f.shape)
+    return codes, f
+
+
+def _split(codes, f, k=200):
+    return codes[:k], f[:k], codes[k:], f[k:]
+
+
+def test_entropy_scores_by_hand():
+    # code 0 -> factor 0 only (score 1), code 1 split evenly (score 0); weights 1/3, 2/3
+    r = np.array([[1.0, 0.0], [1.0, 1.0]])
+    d, per_code = disentanglement_score(r)
+    assert per_code == pytest.approx([1.0, 0.0], abs=1e-9)
+    assert d == pytest.approx(1 / 3, abs=1e-9)
+    # factor 0 spread over both codes (0), factor 1 on code 1 only (1); weights 2/3, 1/3
+    c, per_factor = completeness_score(r)
+    assert per_factor == pytest.approx([0.0, 1.0], abs=1e-9)
+    assert c == pytest.approx(1 / 3, abs=1e-9)
+    # base K = n_factors: a code spread over 2 of 4 factors has 1 - log 2 / log 4 = 0.5
+    assert disentanglement_score(np.array([[1.0, 1.0, 0.0, 0.0]]))[0] == pytest.approx(0.5, abs=1e-9)
+    # all-zero importances: uniform weights and uniform rows, as the reference -> 0
+    assert disentanglement_score(np.zeros((3, 2)))[0] == pytest.approx(0.0, abs=1e-12)
+    assert completeness_score(np.zeros((3, 2)))[0] == pytest.approx(0.0, abs=1e-12)
+    # one factor: every code trivially disentangled (no NaN from log base 1)
+    assert disentanglement_score(np.array([[0.3], [0.7]]))[0] == 1.0
+
+
+@pytest.mark.slow
+def test_reference_predictor_known_answers():
+    """Factors as codes -> D, C, I = 1; a strictly monotone map of each code changes nothing for
+    trees; a rotation mixes the factors and lowers D."""
+    codes, f = _data(n=200)
+    base = dci(*_split(codes, f, 150), progress=False)
+    assert base["disentanglement"] > 0.95 and base["completeness"] > 0.95
+    assert base["informativeness_train"] == 1.0 and base["informativeness_test"] == 1.0
+    imp = np.asarray(base["importance"])
+    assert imp.shape == (2, 2) and imp[0, 0] > 0.95 and imp[1, 1] > 0.95
+    assert all(isinstance(base[k], float) for k in ("disentanglement", "completeness"))
+    warped = np.c_[np.exp(codes[:, 0]), codes[:, 1] ** 3]
+    same = dci(*_split(warped, f, 150), progress=False)
+    for key in ("disentanglement", "completeness", "informativeness_test"):
+        assert same[key] == pytest.approx(base[key], abs=1e-9)
+    rot = codes @ np.array([[1.0, 1.0], [-1.0, 1.0]]) / np.sqrt(2)
+    mixed = dci(*_split(rot, f, 150), progress=False)
+    assert mixed["disentanglement"] < base["disentanglement"] - 0.2
+
+
+def test_random_and_constant_codes_score_near_zero():
+    codes, f = _data()
+    noise = np.random.default_rng(1).standard_normal((300, 3))
+    r = dci(*_split(noise, f), predictor="lasso", progress=False)
+    assert r["informativeness_test"] < 0.15
+    zero = dci(*_split(np.zeros((300, 2)), f), progress=False)
+    assert zero["disentanglement"] == pytest.approx(0.0, abs=1e-9)
+    assert zero["completeness"] == pytest.approx(0.0, abs=1e-9)
+    assert not np.isnan([zero[k] for k in ("informativeness_train", "informativeness_test")]).any()
+
+
+@pytest.mark.parametrize("predictor", ["lightgbm", "hist_gbt", "random_forest", "lasso"])
+def test_fast_predictors_recover_an_axis_aligned_code(predictor):
+    codes, f = _data(n=400)
+    r = dci(*_split(codes, f, 300), predictor=predictor, progress=False)
+    assert r["predictor"] == predictor
+    assert r["disentanglement"] > 0.8 and r["completeness"] > 0.8
+    assert 0.9 <= r["informativeness_test"] <= 1.0
+    if predictor == "lasso":  # informativeness = max(0, 1 - NRMSE), raw errors reported
+        assert r["informativeness_test"] == pytest.approx(max(0.0, 1 - r["nrmse_test"]))
+
+
+def test_lightgbm_missing_gives_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "lightgbm", None)
+    codes, f = _data(n=50)
+    with pytest.raises(ConfigError, match=r"dislab\[fast\]"):
+        dci(*_split(codes, f, 30), predictor="lightgbm")
+
+
+def test_unknown_predictor_and_constant_factor():
+    codes, f = _data()
+    with pytest.raises(ConfigError, match="unknown DCI predictor"):
+        dci(*_split(codes, f), predictor="xgb")
+    f2 = f.copy()
+    f2[:, 1] = 1
+    r = dci(*_split(codes, f2), predictor="lasso", progress=False)
+    assert r["skipped_factors"] == [1]
+    assert np.asarray(r["importance"])[:, 1].tolist() == [0.0, 0.0]
+    with pytest.raises(DataError, match="constant"):
+        dci(*_split(codes, np.zeros_like(f)), predictor="lasso")
