@@ -11,10 +11,10 @@ A run folder holds ``config.json``, ``model.safetensors``, ``checkpoint/`` (safe
 never pickle), ``train_log.jsonl`` and later ``evaluation.json``, ``report.html``, ``figures/``.
 """
 from dislab.training.config import TrainConfig, apply_overrides, parse_sets, read_config_file
-from dislab.training.fit import NonFiniteLossError, resume, select_device, train
+from dislab.training.fit import NonFiniteLossError, init_run, resume, select_device, train
 from dislab.training.run import Run, load, open_run
 
 __all__ = [
-    "TrainConfig", "train", "resume", "load", "open_run", "Run", "apply_overrides", "parse_sets",
+    "TrainConfig", "train", "init_run", "resume", "load", "open_run", "Run", "apply_overrides", "parse_sets",
     "read_config_file", "select_device", "NonFiniteLossError",
 ]

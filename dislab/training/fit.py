@@ -269,17 +269,17 @@ def _claim_folder(out: Path, overwrite: bool) -> None:
     out.mkdir(parents=True)
 
 
-def train(config: TrainConfig | Mapping[str, Any], *, out: str | os.PathLike | None = None,
-          progress: bool = True, overwrite: bool = False) -> Path:
-    """Train a model into a new run folder and return its path.
+def init_run(config: TrainConfig | Mapping[str, Any], out: str | os.PathLike | None = None, *,
+             overwrite: bool = False) -> Path:
+    """Create a run folder at step 0 and return its path: ``config.json`` (the train config, the
+    model's complete config, the dataset's description), the initial weights built under
+    ``torch.manual_seed(config.seed)``, an empty log and a step-0 checkpoint (with the numpy batch
+    generator seeded by ``config.seed``). :func:`train` is ``init_run`` then :func:`resume`, so a
+    fresh run and a resumed one go through the same code; other trainers (stacked seeds) start
+    their folders with it too.
 
-    ``config`` is a :class:`TrainConfig` or a dict of its fields. ``out`` defaults to
-    ``runs/<model>-<dataset>-s<seed>-<time>``; an existing run folder raises :class:`RunError`
-    unless ``overwrite``. The folder holds ``config.json``, ``model.safetensors``,
-    ``train_log.jsonl`` and ``checkpoint/`` (see docs/training.md).
-
-    >>> run = train({"model": "vae", "dataset": "toy_blobs", "steps": 2, "batch_size": 4},
-    ...             out=tmp / "r", progress=False)  # doctest: +SKIP
+    Config errors (unknown model option, dataset that cannot be built) raise before any file is
+    written; an existing run folder raises :class:`RunError` unless ``overwrite``.
     """
     from dislab.data import get_dataset
     from dislab.models import MODELS
@@ -301,16 +301,29 @@ def train(config: TrainConfig | Mapping[str, Any], *, out: str | os.PathLike | N
     with _seeded(device):
         torch.manual_seed(config.seed)  # seeds the CPU and every CUDA generator
         model = build_model_from_record(record["model"])  # config errors surface before any file
+        model, _, optimizers, _ = prepare_model(model, config, device)
         _claim_folder(out, overwrite)
         write_json(out / CONFIG, record, produced_by=PRODUCER)
-        model, groups, optimizers, fmt = prepare_model(model, config, device)
-        np_rng = np.random.default_rng(config.seed)
         (out / TRAIN_LOG).touch()
-        save_checkpoint(out / CHECKPOINT, step=0, model=model, optimizers=optimizers, np_rng=np_rng,
+        save_checkpoint(out / CHECKPOINT, step=0, model=model, optimizers=optimizers,
+                        np_rng=np.random.default_rng(config.seed),
                         extra={"model": model.name, "wall_time_s": 0.0, "device": str(device)})
         save_weights(out / WEIGHTS, model, {"step": "0", "model": model.name})
-        _fit(out, config, model, dataset, device, groups, optimizers, fmt, np_rng, 0, 0.0, progress)
     return out
+
+
+def train(config: TrainConfig | Mapping[str, Any], *, out: str | os.PathLike | None = None,
+          progress: bool = True, overwrite: bool = False) -> Path:
+    """Train a model into a new run folder and return its path.
+
+    ``config`` is a :class:`TrainConfig` or a dict of its fields. ``out`` defaults to
+    ``runs/<model>-<dataset>-s<seed>-<time>``; an existing run folder raises :class:`RunError`
+    unless ``overwrite``. The folder holds ``config.json``, ``model.safetensors``,
+    ``train_log.jsonl`` and ``checkpoint/`` (see docs/training.md).
+
+    >>> run_dir = train({"model": "vae", "steps": 2, "batch_size": 4}, out="runs/x")  # doctest: +SKIP
+    """
+    return resume(init_run(config, out, overwrite=overwrite), progress=progress)
 
 
 def resume(run_dir: str | os.PathLike, *, changes: Mapping[str, Any] | None = None,
