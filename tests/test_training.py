@@ -277,6 +277,8 @@ def test_cli_end_to_end(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "unknown option 'bogus'" in err and "batch_size" in err
     assert not (tmp_path / "x").exists()
+    assert cli.main(["train", "--out", str(tmp_path / "y")]) == 2  # nothing said about what to train
+    assert "say what to train" in capsys.readouterr().err
 
 
 KILL_SCRIPT = textwrap.dedent("""

@@ -47,6 +47,9 @@ def main(args: argparse.Namespace) -> int:
             raise ConfigError(f"--resume continues an existing run; {', '.join(clash)} cannot be given with it")
         path = resume(args.resume, changes=sets, progress=not args.no_progress)
     else:
+        if not (args.model or args.config or "model" in sets):
+            raise ConfigError("say what to train: --model NAME [--dataset NAME], --config FILE, "
+                              "or --resume RUN (see dislab train --help)")
         overrides = read_config_file(args.config) if args.config else {}
         if args.model:
             overrides["model"] = args.model
