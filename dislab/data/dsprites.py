@@ -32,14 +32,15 @@ Two sources:
   Because the positions are whole pixels, every image is a translated copy of one of
   3·6·40 = 720 templates (25×25 pixels). Those are rasterised once (numpy, float64) on first use,
   and :meth:`DSprites.images` stamps them into empty frames: exact (it equals rasterising each
-  image in full, see the tests) and faster than indexing a preloaded tensor of all images. See
-  docs/benchmarks.md "## Data" for the measured alternatives (per-batch rasterisation, full
-  pre-rendering, bit-packed: 377 MB and ~40 s to build).
+  image in full, see the tests), needs no set-up beyond the templates and no memory, and costs
+  about 0.1% of a conv64 training step. See docs/benchmarks.md "## Data" for the measured
+  alternatives (per-batch rasterisation: ~100× slower; full pre-rendering, bit-packed: 3× faster
+  per batch but 360 MiB and about a minute to build).
 
 * **the original file** (``path=...``, or ``$DISLAB_DATA``): ``dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz``
   with fields ``imgs`` (N, 64, 64) uint8 0/1, ``latents_classes`` (N, 6) int64 and
   ``latents_values`` (N, 6) float64; ``metadata`` (a pickle) is never read. The images are
-  streamed from the archive and kept bit-packed (377 MB for the full set).
+  streamed from the archive and kept bit-packed (360 MiB for the full set).
 
 :func:`export_npz` writes the procedural set in the original file's layout.
 """
@@ -298,6 +299,7 @@ class DSpritesVariant(FactorDataset):
         path: the original dSprites file (as for ``dsprites``); ``None`` renders the sprites.
     """
 
+    factor_names = FACTOR_NAMES
     observation_shape = (3, SIDE, SIDE)
 
     def __init__(self, *, seed: int = 0, path: str | os.PathLike | None = None):
@@ -307,8 +309,6 @@ class DSpritesVariant(FactorDataset):
         self.sprites = DSprites(path=path)
         self.factor_sizes = self.sprites.factor_sizes
         self.factor_values = self.sprites.factor_values
-
-    factor_names = FACTOR_NAMES
 
     def images(self, index) -> torch.Tensor:
         idx = self.validate_indices(index)
