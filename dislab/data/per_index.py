@@ -37,8 +37,8 @@ def uniform(seed: int, index, m: int, stream: int = 0) -> torch.Tensor:
 
     Small ``m`` (a colour, an offset): counter-based hashing, vectorised over all ``n·m`` values.
     Large ``m`` (a noise image): one numpy PCG64 generator per image, seeded with the key; it drew
-    a 3×64×64 noise image 2× faster than a seeded ``torch.Generator`` and 2× faster than hashing
-    every pixel (side by side, batch 256, 1 thread).
+    3×64×64 noise images about 2× faster than a seeded ``torch.Generator`` or hashing every pixel
+    (docs/benchmarks.md, "## Data").
     """
     keys = index_keys(seed, index, stream)
     n = len(keys)
