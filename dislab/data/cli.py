@@ -153,7 +153,8 @@ def _show(args) -> None:
         labels = list(ds.factor_names) if ds.has_factors else ["samples"] * imgs.shape[0]
         blank = None if factors is None else factors[:, :, 0] < 0
         w, h = grid_png(args.out, imgs, labels, zoom=args.zoom, blank=blank)
-        print(f"wrote {args.out} ({w}×{h} px: one row per factor varying alone)")
+        what = "one row per factor varying alone" if ds.has_factors else "random samples"
+        print(f"wrote {args.out} ({w}×{h} px: {what})")
 
 
 def _export(args) -> None:
