@@ -228,7 +228,11 @@ class DSprites(FactorDataset):
         n = classes.shape[0]
         packed = np.empty((n, SIDE * SIDE // 8), dtype=np.uint8)
         done = 0
-        for block in files.npz_iter_rows(path, "imgs", 16384):
+        from tqdm import tqdm
+
+        blocks = files.npz_iter_rows(path, "imgs", 16384)
+        for block in tqdm(blocks, total=-(-n // 16384), desc="dsprites: reading imgs", unit="block",
+                          leave=False, disable=n < 100_000):
             if block.max(initial=0) > 1:
                 raise DataError(f"{path}: field 'imgs' must hold 0/1 pixels; found {int(block.max())}")
             packed[done:done + len(block)] = np.packbits(block.reshape(len(block), -1), axis=1)
