@@ -16,6 +16,26 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from dislab.metrics import dci, irs, mig, mig_sup, modularity_explicitness, sap
+from dislab.metrics._validate import check_factors, check_same_length
+from dislab.metrics.udr import udr
+from dislab.metrics.unsupervised import unsupervised_metrics
+
+
+def _udr_against_factors(method):
+    """UDR of the codes and of a second "model" whose codes are the factors (all latents active)."""
+    def run(codes, factors):
+        f = check_factors(factors)
+        out = udr([codes, f], [np.ones(np.shape(codes)[-1]), np.ones(f.shape[1])], method=method)
+        return {"udr": out["udr"][0], "udr_other": out["udr"][1]}
+    return run
+
+
+def _codes_only(codes, factors):
+    """Unsupervised scores ignore the factors; they are checked afterwards only so that the row
+    fits the shared bad-input table (the codes are validated by the metric itself)."""
+    out = unsupervised_metrics(codes)
+    check_same_length([np.asarray(codes), check_factors(factors)], ["codes", "factors"])
+    return out
 
 
 def _split(fn, **kw):
@@ -54,6 +74,14 @@ TABLE = [
     Row("dci_lasso", _split(dci, predictor="lasso", progress=False),
         ("disentanglement", "completeness", "informativeness_train", "informativeness_test"),
         order_tol=None, split=True),
+    Row("udr_spearman", _udr_against_factors("spearman"), ("udr", "udr_other")),
+    Row("udr_lasso", _udr_against_factors("lasso"), ("udr", "udr_other"), bounds=(0.0, 2.0),
+        order_tol=1e-6),
+    Row("gaussian_total_correlation", _codes_only, ("gaussian_total_correlation",),
+        bounds=(0.0, float("inf"))),
+    Row("gaussian_wasserstein_correlation", _codes_only, ("gaussian_wasserstein_correlation_norm",),
+        bounds=(0.0, 2.0), order_tol=1e-9),
+    Row("mutual_info_between_codes", _codes_only, ("mutual_info_score",), bounds=(0.0, np.log(20))),
 ]
 IDS = [row.name for row in TABLE]
 

@@ -112,7 +112,7 @@ def test_constant_active_code_gives_zero_not_nan():
 
 @pytest.mark.parametrize("bad, match", [
     (lambda z: ([z], [np.ones(2)]), "at least 2 models"),
-    (lambda z: ([z, z[:10]], [np.ones(2)] * 2), "same inputs"),
+    (lambda z: ([z, z[:10]], [np.ones(2)] * 2), "mismatched numbers of samples"),
     (lambda z: ([z, np.where(z > 1, np.nan, z)], [np.ones(2)] * 2), "NaN"),
     (lambda z: ([z, z], [np.ones(2), np.ones(3)]), r"shape \(2,\)"),
     (lambda z: ([z, z], [np.ones(2), -np.ones(2)]), ">= 0"),

@@ -34,10 +34,12 @@ METRICS = Registry("metric", {
     "factor_vae_score": "dislab.metrics.factor_vae_score:factor_vae_score",
 })
 
+from dislab.metrics.beta_vae_score import beta_vae_score  # noqa: E402
 from dislab.metrics.evaluate import evaluate  # noqa: E402
+from dislab.metrics.factor_vae_score import factor_vae_score  # noqa: E402
 from dislab.metrics.udr import udr  # noqa: E402
 
 __all__ = [
-    "METRICS", "evaluate", "udr",
+    "METRICS", "evaluate", "udr", "beta_vae_score", "factor_vae_score",
     "dci", "irs", "mig", "mig_sup", "modularity_explicitness", "sap",
 ]

@@ -28,11 +28,15 @@ from __future__ import annotations
 
 import warnings
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from dislab.data.base import FactorDataset, as_generator
 from dislab.errors import DataError
-from dislab.metrics.sampling import Encode, encode_factors
+from dislab.metrics.sampling import Encode, as_generator, encode_factors
+
+if TYPE_CHECKING:
+    from dislab.data.base import FactorDataset
 
 SOLVERS = ("liblinear", "lbfgs")
 

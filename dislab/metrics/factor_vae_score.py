@@ -25,10 +25,14 @@ the total number of codes, whenever at least one is active.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from dislab.data.base import FactorDataset, as_generator
-from dislab.metrics.sampling import Encode, encode_factors, sample_codes
+from dislab.metrics.sampling import Encode, as_generator, encode_factors, sample_codes
+
+if TYPE_CHECKING:
+    from dislab.data.base import FactorDataset
 
 
 def prune_dims(variances, *, threshold: float = 0.05) -> np.ndarray:

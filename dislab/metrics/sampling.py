@@ -30,14 +30,22 @@ on the same inputs and collects each latent's mean KL for :func:`dislab.metrics.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
-import torch
 
-from dislab.data.base import FactorDataset, as_generator
+if TYPE_CHECKING:  # torch and the datasets load on first use: `import dislab.metrics` stays light
+    import torch
 
-Encode = Callable[[torch.Tensor], "np.ndarray | torch.Tensor"]
+    from dislab.data.base import FactorDataset
+
+Encode = Callable[["torch.Tensor"], Any]  # images (n, C, H, W) -> codes (n, n_codes), numpy or torch
+
+
+def as_generator(rng):
+    from dislab.data.base import as_generator as _as_generator
+
+    return _as_generator(rng)
 
 N_TRAIN = 10_000  # disentanglement_lib: mig/dci/sap/modularity/irs/unsupervised num_train
 N_TEST = 5_000  # disentanglement_lib: dci/sap/modularity num_test
@@ -46,7 +54,7 @@ _DENSE_CACHE_MAX = 5_000_000  # images: a dense cache of 10 float32 codes is the
 
 
 def _to_numpy(codes) -> np.ndarray:
-    if isinstance(codes, torch.Tensor):
+    if hasattr(codes, "detach"):  # a torch tensor
         codes = codes.detach().cpu().numpy()
     codes = np.asarray(codes)
     if codes.ndim != 2:
@@ -73,8 +81,10 @@ class ModelEncoder:
     """
 
     def __init__(self, model, *, mode: str = "mean", batch_size: int = ENCODE_BATCH,
-                 device: str | torch.device = "cpu", seed: int = 0, columns=None,
+                 device: "str | torch.device" = "cpu", seed: int = 0, columns=None,
                  progress: bool = True):
+        import torch
+
         if mode not in ("mean", "sample"):
             raise ValueError(f"mode must be 'mean' or 'sample', got {mode!r}")
         if batch_size < 1:
@@ -93,22 +103,24 @@ class ModelEncoder:
         other.columns = columns
         return other
 
-    @torch.no_grad()
-    def full_codes(self, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def full_codes(self, images: "torch.Tensor") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(codes, mu, logvar)`` of all latents (no column selection), float32 numpy."""
-        x = images.to(self.device, dtype=torch.float32)
-        mu, logvar = self.model.encode(x)
-        if self.mode == "sample":
-            eps = torch.randn(mu.shape, generator=self._generator, device=mu.device, dtype=mu.dtype)
-            z = mu + torch.exp(0.5 * logvar) * eps
-        else:
-            z = mu
+        import torch
+
+        with torch.no_grad():
+            x = images.to(self.device, dtype=torch.float32)
+            mu, logvar = self.model.encode(x)
+            if self.mode == "sample":
+                eps = torch.randn(mu.shape, generator=self._generator, device=mu.device, dtype=mu.dtype)
+                z = mu + torch.exp(0.5 * logvar) * eps
+            else:
+                z = mu
         return (z.float().cpu().numpy(), mu.float().cpu().numpy(), logvar.float().cpu().numpy())
 
     def _select(self, codes: np.ndarray) -> np.ndarray:
         return codes if self.columns is None else codes[:, self.columns]
 
-    def __call__(self, images: torch.Tensor) -> np.ndarray:
+    def __call__(self, images: "torch.Tensor") -> np.ndarray:
         out = []
         for start in range(0, images.shape[0], self.batch_size):
             out.append(self.full_codes(images[start:start + self.batch_size])[0])
@@ -291,8 +303,7 @@ def array_metric(sampler):
     return getattr(importlib.import_module(module), name)
 
 
-@torch.no_grad()
-def latent_kl(model, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+def latent_kl(model, mu: "torch.Tensor", logvar: "torch.Tensor") -> "torch.Tensor":
     """Per-point, per-latent KL ``(n, n_latents)`` nats of ``q(z|x) = N(mu, exp(logvar))`` to the
     model's prior: the prior's own ``kl_per_latent`` when it is factorised and analytic (the
     standard normal: ``½(mu² + σ² − log σ² − 1)``, the reference's formula), else the KL to
@@ -305,13 +316,14 @@ def latent_kl(model, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 def compute_udr(dataset: FactorDataset, models: Sequence, *, seed: int = 0, n_points: int = N_TRAIN,
                 method: str = "spearman", kl_threshold: float = 0.01, batch_size: int = ENCODE_BATCH,
-                device: str | torch.device = "cpu", progress: bool = True) -> dict:
+                device: "str | torch.device" = "cpu", progress: bool = True) -> dict:
     """UDR (:func:`dislab.metrics.udr.udr`) of several models encoded on the same ``n_points``
     random images (posterior means), with each latent's KL averaged over those images.
 
     ``n_points`` defaults to 10,000 (the scale of the field's other metrics; the reference's UDR
     config leaves it to the study). Works on datasets without factors.
     """
+    import torch
     from tqdm.auto import tqdm
 
     from dislab.metrics.udr import udr
@@ -330,7 +342,8 @@ def compute_udr(dataset: FactorDataset, models: Sequence, *, seed: int = 0, n_po
             for start in range(0, len(index), batch_size):
                 idx = index[start:start + batch_size]
                 _, mu, logvar = enc.full_codes(dataset.images(idx))
-                kl = latent_kl(model, torch.from_numpy(mu), torch.from_numpy(logvar)).sum(0).numpy()
+                with torch.no_grad():  # a learned prior has parameters: no graph
+                    kl = latent_kl(model, torch.from_numpy(mu), torch.from_numpy(logvar)).sum(0).numpy()
                 kl_sum = kl if kl_sum is None else kl_sum + kl
                 mus.append(mu)
                 bar.update(len(idx))

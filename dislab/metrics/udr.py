@@ -55,36 +55,20 @@ METHODS = ("spearman", "lasso")
 
 
 def _as_code_list(codes_per_model) -> list[np.ndarray]:
-    if isinstance(codes_per_model, np.ndarray):
-        if codes_per_model.ndim != 3:
-            raise ValueError(
-                "codes_per_model must be a sequence of (n_samples, n_codes) arrays or one array "
-                f"(n_models, n_samples, n_codes), got an array of shape {codes_per_model.shape}"
-            )
-        codes_per_model = list(codes_per_model)
-    out = []
-    for m, c in enumerate(codes_per_model):
-        a = np.asarray(c)
-        if a.ndim != 2:
-            raise ValueError(f"codes of model {m} must be 2-D (n_samples, n_codes), got shape {a.shape}")
-        if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
-            raise ValueError(f"codes of model {m} must be numeric, got dtype {a.dtype}")
-        a = a.astype(np.float64, copy=False)
-        if not np.all(np.isfinite(a)):
-            raise ValueError(f"codes of model {m} contain NaN or inf")
-        out.append(a)
+    from dislab.metrics._validate import check_codes, check_same_length
+
+    if isinstance(codes_per_model, np.ndarray) and codes_per_model.ndim != 3:
+        raise ValueError(
+            "codes_per_model must be a sequence of (n_samples, n_codes) arrays or one array "
+            f"(n_models, n_samples, n_codes), got an array of shape {codes_per_model.shape}"
+        )
+    out = [check_codes(c, f"codes of model {m}").astype(np.float64, copy=False)
+           for m, c in enumerate(codes_per_model)]
     if len(out) < 2:
         raise ValueError(f"UDR compares models with each other: expected at least 2 models, got {len(out)}")
-    n = {a.shape[0] for a in out}
-    if len(n) != 1:
-        raise ValueError(
-            "every model must be encoded on the same inputs: numbers of samples differ "
-            f"({[a.shape[0] for a in out]})"
-        )
+    check_same_length(out, [f"model {m}" for m in range(len(out))])
     if out[0].shape[0] < 2:
         raise ValueError(f"UDR needs at least 2 samples, got {out[0].shape[0]}")
-    if any(a.shape[1] == 0 for a in out):
-        raise ValueError("every model needs at least one code (n_codes >= 1)")
     return out
 
 
