@@ -1,6 +1,8 @@
 """File-backed datasets, each on a tiny file the test writes in the published format."""
 from __future__ import annotations
 
+import pickle
+
 import h5py
 import numpy as np
 import pytest
@@ -66,6 +68,8 @@ def test_shapes3d_reads_the_h5_file_lazily(tmp_path):
     np.testing.assert_array_equal((x * 255).round().byte().permute(0, 2, 3, 1).numpy(), images[idx])
     np.testing.assert_array_equal(ds.factors_of(idx), classes[idx])
     np.testing.assert_allclose(ds.factor_values[3], labels[:, 3][[0, 6]])
+    clone = pickle.loads(pickle.dumps(ds))  # an open h5py handle is reopened, not pickled
+    np.testing.assert_array_equal(clone.images(idx), x)
 
 
 def test_shapes3d_bad_files(tmp_path):
@@ -95,6 +99,9 @@ def test_mpi3d_memory_maps_the_published_layout(tmp_path):
     np.testing.assert_array_equal((ds.images(idx) * 255).round().byte().permute(0, 2, 3, 1).numpy(), images[idx])
     # the last factor (vertical_axis) is the fastest
     np.testing.assert_array_equal(ds.factors_of([1]), [[0, 0, 0, 0, 0, 0, 1]])
+    clone = pickle.loads(pickle.dumps(ds))  # to a worker process: the path, not the 12 GB array
+    assert len(pickle.dumps(ds)) < 10_000
+    np.testing.assert_array_equal(clone.images(idx), ds.images(idx))
     np.savez_compressed(tmp_path / "c.npz", images=images)
     np.testing.assert_array_equal(get_dataset("mpi3d", path=tmp_path / "c.npz", layout="4x4").images(idx), ds.images(idx))
     with pytest.raises(DataError, match=r"layout 6x6 expects 648·k² rows \(1,036,800"):

@@ -76,13 +76,25 @@ class MPI3D(FactorDataset):
             )
         self.factor_sizes = LAYOUTS[layout] + (k, k)
         self.factor_values = tuple(np.arange(s, dtype=np.float64) for s in self.factor_sizes)
-        self._images = files.npz_memmap(self.path, "images")
-        if self._images is None:  # compressed: no way to map it, load it once
-            self._images = files.npz_load(self.path, "images")
+        self._images = self._open()
+
+    def _open(self) -> np.ndarray:
+        mapped = files.npz_memmap(self.path, "images")
+        if mapped is None:  # compressed: no way to map it, load it once
+            return files.npz_load(self.path, "images")
+        return mapped
 
     def images(self, index) -> torch.Tensor:
         idx = self.validate_indices(index)
+        if self._images is None:
+            self._images = self._open()
         return files.float_images(self._images[idx])
+
+    def __getstate__(self):  # pickling a memmap copies the whole array; send the path instead
+        state = dict(self.__dict__)
+        if isinstance(self._images, np.memmap):
+            state["_images"] = None
+        return state
 
     def describe(self) -> dict:
         return {**super().describe(), "source": str(self.path), "layout": self.layout}
