@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from dislab import cli
@@ -66,7 +65,7 @@ def test_show_with_options_and_errors(tmp_path, capsys):
     assert "KEY=VALUE" in capsys.readouterr().err
 
 
-def test_export_command_writes_the_original_fields(tmp_path, monkeypatch):
+def test_export_command_writes_the_original_fields(tmp_path):
     from dislab.data import dsprites
 
     # export all of a small grid: restrict the procedural set through the file reader's path
