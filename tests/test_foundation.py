@@ -35,6 +35,15 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]
 
 
+def test_atomic_write_respects_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        io.atomic_write_text(tmp_path / "f.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o644
+
+
 def test_read_json_names_the_file(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
