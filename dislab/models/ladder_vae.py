@@ -251,6 +251,11 @@ class LadderVAE(LatentVariableModel):
         levels, _ = self._infer(x, sample=False)
         return torch.cat([lv[1] for lv in levels], -1), torch.cat([lv[2] for lv in levels], -1)
 
+    def prior_encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """q(z_top | x) alone, ``(n, top size)`` each: the bottom-up term, no top-down pass. A
+        VampPrior on the top level encodes its pseudo-inputs with this."""
+        return self.encoder(x)[-1]
+
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(self._split(z))
 

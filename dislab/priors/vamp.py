@@ -14,6 +14,9 @@ weights are neither saved twice nor moved twice. Until attached, using the prior
 Which columns: ``encode(u)`` may return more columns than this prior covers (a hierarchical model
 whose prior is over one level). By default the prior covers the LAST ``n_latents`` columns (the
 top level of :class:`dislab.models.ladder_vae.LadderVAE`); a model may set ``block=(start, stop)``.
+A model may offer ``prior_encode(x)`` returning fewer columns ending with this prior's (the Ladder
+VAE returns its top level's bottom-up posterior alone, skipping the top-down pass); the prior uses it
+instead of ``encode``.
 
 **Not factorised** (a mixture couples the dimensions); ``marginal_log_prob`` gives the exact
 marginals p(z_j) = (1/K) Σ_k N(z_j; μ_kj, σ_kj²). KL(q || p) has no closed form: :meth:`kl` is
@@ -70,7 +73,8 @@ class VampPrior(Prior):
         if owner is None or self.pseudo_inputs is None:
             raise RuntimeError("VampPrior is not attached to a model: call prior.attach(model) first")
         u = self.pseudo_inputs.clamp(0.0, 1.0)  # (K, C, H, W); hard clamp like the authors' hardtanh
-        mu, logvar = owner.encode(u)  # (K, total latents)
+        encode = getattr(owner, "prior_encode", owner.encode)  # a cheaper encoder of the prior's columns
+        mu, logvar = encode(u)  # (K, columns): at least this prior's block
         start, stop = self.block if self.block is not None else (mu.shape[1] - self.n_latents, mu.shape[1])
         return mu[:, start:stop], logvar[:, start:stop]
 
