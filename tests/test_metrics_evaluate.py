@@ -103,3 +103,16 @@ def test_parse_options():
                                                                     "mig": {"n_bins": 30}}
     with pytest.raises(ConfigError, match="METRIC.KEY=VALUE"):
         parse_options(["predictor=gbt"])
+
+
+def test_merge_keeps_blocks_of_the_same_step_only(blobs_run):
+    from dislab.io import write_json
+
+    path = blobs_run / "evaluation.json"
+    write_json(path, {"step": 1, "representation": "mean", "metrics": {"stale": {"x": 1.0}}}, produced_by="test")
+    evaluate(blobs_run, metrics="mig", n_train=100, progress=False)
+    assert set(json.loads(path.read_text())["metrics"]) == {"mig"}  # other weights: dropped
+    # a block written without a step (e.g. by `dislab udr` into a new file) is kept
+    write_json(path, {"metrics": {"udr": {"udr": 0.5}}}, produced_by="test")
+    evaluate(blobs_run, metrics="mig", n_train=100, progress=False)
+    assert set(json.loads(path.read_text())["metrics"]) == {"mig", "udr"}

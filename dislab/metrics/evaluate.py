@@ -191,7 +191,8 @@ def evaluate(run_dir: str | Path, metrics: str | Iterable[str] | None = None, n_
             previous = read_json(path)
         except DataError:
             previous = {}  # a corrupt old file is replaced, not merged
-        if previous.get("step") != run.step or previous.get("representation") != mode:
+        if (previous.get("step", run.step) != run.step
+                or previous.get("representation", mode) != mode):
             previous = {}  # scores of other weights or codes are not mixed in
     result = {
         "run": str(run.path),
