@@ -15,6 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="inputs encoded for KL, sweeps and latent-vs-factor plots (default 2000)")
     parser.add_argument("--steps", type=int, default=10, help="columns of the traversal grid (default 10)")
     parser.add_argument("--no-gif", action="store_true", help="leave out the animated traversal")
+    parser.add_argument("--kl-threshold", type=float, default=None,
+                        help="a latent is active above this mean KL in nats (default 0.1)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the drawn inputs (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -25,7 +27,8 @@ def main(args: argparse.Namespace) -> int:
 
     run = open_run(args.run)
     path = write_report(run.path, out=args.out, n_encode=args.n_encode, steps=args.steps, gif=not args.no_gif,
-                        seed=args.seed, progress=not args.no_progress)
+                        seed=args.seed, kl_threshold=args.kl_threshold,
+                        progress=not args.no_progress)
     if not (run.path / "model.safetensors").is_file():
         print(f"note: {run.path} has no weights yet; the report shows the configuration and log only",
               file=sys.stderr)

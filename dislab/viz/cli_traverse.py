@@ -43,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=20, help="frames of the GIF (default 20)")
     parser.add_argument("--fps", type=float, default=10.0, help="frames per second of the GIF (default 10)")
     parser.add_argument("--n-encode", type=int, default=1000, help="inputs encoded to rank latents and set quantiles (default 1000)")
+    parser.add_argument("--kl-threshold", type=float, default=None,
+                        help="a latent is active above this mean KL in nats (default 0.1)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the drawn inputs (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -70,7 +72,7 @@ def main(args: argparse.Namespace) -> int:
     latents = None if latents is None else list(check_latents(latents, n_latents))  # clear message first
     dataset = run.dataset()
     _, _, mu, logvar = encode_sample(model, dataset, args.n_encode, seed=args.seed, progress=progress)
-    activity = latent_activity(model, mu, logvar, seed=args.seed)
+    activity = latent_activity(model, mu, logvar, seed=args.seed, threshold=args.kl_threshold)
     steps = args.steps if suffix == ".png" else 2
     values = sweep_values(n_latents, steps, mode=args.mode, limit=args.limit, mu=mu)
 

@@ -140,9 +140,12 @@ def gif_bytes(frames: Sequence[np.ndarray], *, fps: float = 10.0) -> bytes:
 
 
 def figure_png_bytes(fig, *, dpi: int = 100) -> bytes:
-    """PNG encoding of a matplotlib figure (Agg); the figure is left open."""
+    """PNG encoding of a matplotlib figure (Agg); the figure is left open.
+
+    The figures of dislab lay themselves out (``tight_layout``), so no ``bbox_inches="tight"``:
+    that option draws the whole figure a second time, the slowest step of a report."""
     buf = _io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
+    fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
     return buf.getvalue()
 
 
@@ -176,8 +179,7 @@ def save_picture(picture, path: str | os.PathLike, *, fps: float = 10.0) -> None
     suffix = os.path.splitext(path)[1].lower()
     if hasattr(picture, "savefig"):
         with atomic_path(path) as tmp:
-            picture.savefig(tmp, format=suffix.lstrip(".") or "png", dpi=100, bbox_inches="tight",
-                            facecolor="white")
+            picture.savefig(tmp, format=suffix.lstrip(".") or "png", dpi=100, facecolor="white")
         return
     if suffix == ".gif":
         frames = picture if isinstance(picture, (list, tuple)) else [picture]

@@ -41,6 +41,16 @@ def _check_matrix(matrix, factor_names, latent_names, what: str):
     return m, factor_names, latent_names
 
 
+def _label_axes(ax, factor_names, latent_names) -> None:
+    """Factor names down the rows, latent names along the columns."""
+    ax.set_xticks(np.arange(len(latent_names)))
+    ax.set_xticklabels(latent_names, fontsize=8)
+    ax.set_yticks(np.arange(len(factor_names)))
+    ax.set_yticklabels(factor_names, fontsize=9)
+    ax.set_xlabel("latent")
+    ax.set_ylabel("factor")
+
+
 def _size(n_f: int, n_z: int) -> tuple[float, float]:
     return max(4.0, 0.5 * n_z + 2.2), max(2.5, 0.5 * n_f + 1.3)
 
@@ -66,12 +76,7 @@ def mi_heatmap(mutual_info, factor_names: Sequence[str] | None = None, *,
     ax = fig.add_subplot(1, 1, 1)
     vmax = 1.0 if factor_entropy is not None else max(float(m.max()), 1e-12)
     im = ax.imshow(m, cmap="viridis", vmin=0.0, vmax=vmax, aspect="auto")
-    ax.set_xticks(np.arange(n_z))
-    ax.set_xticklabels(latent_names, fontsize=8)
-    ax.set_yticks(np.arange(n_f))
-    ax.set_yticklabels(factor_names, fontsize=9)
-    ax.set_xlabel("latent")
-    ax.set_ylabel("factor")
+    _label_axes(ax, factor_names, latent_names)
     if annotate and n_f * n_z <= 400:
         for k in range(n_f):
             for j in range(n_z):
@@ -111,12 +116,7 @@ def hinton_diagram(importance, factor_names: Sequence[str] | None = None, *,
     ax.set_xlim(-0.5, n_z - 0.5)
     ax.set_ylim(n_f - 0.5, -0.5)
     ax.set_aspect("equal")
-    ax.set_xticks(np.arange(n_z))
-    ax.set_xticklabels(latent_names, fontsize=8)
-    ax.set_yticks(np.arange(n_f))
-    ax.set_yticklabels(factor_names, fontsize=9)
-    ax.set_xlabel("latent")
-    ax.set_ylabel("factor")
+    _label_axes(ax, factor_names, latent_names)
     ax.tick_params(length=0)
     ax.set_title(title or "DCI importance (square area ∝ importance)")
     fig.tight_layout()

@@ -35,64 +35,65 @@ FIGURES = "figures"
 # are shown with their value only.
 SCORE_INFO: dict[tuple[str, str], tuple[str, str]] = {
     ("mig", "mig"): ("Mutual Information Gap (Chen et al. 2018): per factor, the gap in mutual "
-                     "information between its two most informative latents, over its entropy; averaged.",
+                     "information between its two most informative latents, over the factor's entropy; averaged.",
                      "0 to 1, higher = each factor captured by a single latent"),
     ("mig", "mig_sup"): ("MIG-sup (Li et al. 2020): per latent, the gap between its two most "
-                         "informative factors (normalised MI); averaged. Rewards latents that encode one factor only.",
+                         "informative factors (normalised mutual information); averaged.",
                          "0 to 1, higher = each latent encodes one factor"),
-    ("mig_sup", "mig_sup"): ("MIG-sup (Li et al. 2020): per latent, the gap between its two most "
-                             "informative factors (normalised MI); averaged.",
-                             "0 to 1, higher = each latent encodes one factor"),
     ("dci", "disentanglement"): ("DCI disentanglement (Eastwood & Williams 2018): how much each "
                                  "latent's predictive importance concentrates on one factor.",
                                  "0 to 1, higher = each latent predicts one factor"),
     ("dci", "completeness"): ("DCI completeness: how much each factor is predicted by a single latent.",
                               "0 to 1, higher = each factor in one latent"),
-    ("dci", "informativeness_train"): ("DCI informativeness: accuracy of predicting the factors from "
-                                       "the latents (training split).", "0 to 1, higher = more information kept"),
-    ("dci", "informativeness_test"): ("DCI informativeness: accuracy of predicting the factors from "
-                                      "the latents (held-out split).", "0 to 1, higher = more information kept"),
-    ("sap", "sap_score"): ("Separated Attribute Predictability (Kumar et al. 2018): per factor, the gap "
-                           "in prediction score between its two best single latents; averaged.",
-                           "0 to 1, higher = more disentangled"),
+    ("dci", "informativeness_train"): ("DCI informativeness: accuracy of boosted trees predicting each "
+                                       "factor from the latents (training split).",
+                                       "0 to 1, higher = more information kept"),
+    ("dci", "informativeness_test"): ("DCI informativeness: accuracy of boosted trees predicting each "
+                                      "factor from the latents (held-out split).",
+                                      "0 to 1, higher = more information kept"),
     ("sap", "sap"): ("Separated Attribute Predictability (Kumar et al. 2018): per factor, the gap in "
-                     "prediction score between its two best single latents; averaged.",
-                     "0 to 1, higher = more disentangled"),
-    ("modularity", "modularity_score"): ("Modularity (Ridgeway & Mozer 2018): how much each latent "
-                                         "depends on at most one factor (from mutual information).",
-                                         "0 to 1, higher = more modular"),
-    ("modularity", "modularity"): ("Modularity (Ridgeway & Mozer 2018): how much each latent depends "
-                                   "on at most one factor.", "0 to 1, higher = more modular"),
-    ("modularity", "explicitness_score_train"): ("Explicitness: mean one-vs-rest ROC AUC of a linear "
-                                                 "classifier of each factor value (training split).",
-                                                 "0.5 (chance) to 1"),
-    ("modularity", "explicitness_score_test"): ("Explicitness: mean one-vs-rest ROC AUC of a linear "
-                                                "classifier of each factor value (held-out split).",
-                                                "0.5 (chance) to 1"),
+                     "prediction accuracy between its two best single latents; averaged.",
+                     "0 to 1, higher = each factor predictable from one latent only"),
+    ("modularity_explicitness", "modularity"): ("Modularity (Ridgeway & Mozer 2018): how much each "
+                                                "latent depends on at most one factor (from mutual information).",
+                                                "0 to 1, higher = more modular"),
+    ("modularity_explicitness", "explicitness_train"): ("Explicitness (Ridgeway & Mozer 2018): mean "
+                                                        "one-vs-rest ROC AUC of a linear classifier of "
+                                                        "each factor value (training split).",
+                                                        "0.5 (chance) to 1, higher = linearly decodable"),
+    ("modularity_explicitness", "explicitness_test"): ("Explicitness: the same ROC AUC on the held-out split.",
+                                                       "0.5 (chance) to 1, higher = linearly decodable"),
     ("irs", "irs"): ("Interventional Robustness Score (Suter et al. 2019): how little a factor's "
-                     "latents move when the other factors change.", "0 to 1, higher = more robust"),
-    ("beta_vae", "train_accuracy"): ("BetaVAE score (Higgins et al. 2017): accuracy of a linear "
-                                     "classifier naming the fixed factor from latent differences (train).",
-                                     "chance (1 / n_factors) to 1"),
-    ("beta_vae", "eval_accuracy"): ("BetaVAE score (Higgins et al. 2017): accuracy of a linear "
-                                    "classifier naming the fixed factor from latent differences (held out).",
-                                    "chance (1 / n_factors) to 1"),
-    ("factor_vae", "train_accuracy"): ("FactorVAE score (Kim & Mnih 2018): majority-vote accuracy "
-                                       "naming the fixed factor from the least-varying latent (train).",
-                                       "chance (1 / n_factors) to 1"),
-    ("factor_vae", "eval_accuracy"): ("FactorVAE score (Kim & Mnih 2018): majority-vote accuracy "
-                                      "naming the fixed factor from the least-varying latent (held out).",
-                                      "chance (1 / n_factors) to 1"),
-    ("factor_vae", "num_active_dims"): ("Latents whose variance over the data is not negligible "
-                                        "(FactorVAE score's pruning).", "0 to n_latents"),
+                     "most informative latent moves when the other factors change.",
+                     "0 to 1, higher = more robust"),
+    ("irs", "num_active_dims"): ("Latents IRS counts as active (variance over the data not negligible).",
+                                 "0 to n_latents"),
+    ("beta_vae_score", "beta_vae_score"): ("BetaVAE score (Higgins et al. 2017): accuracy of a linear "
+                                           "classifier naming which factor was held fixed, from "
+                                           "latent differences (held-out votes).",
+                                           "chance (1 / n_factors) to 1, higher = more disentangled"),
+    ("beta_vae_score", "train_accuracy"): ("BetaVAE score's classifier on its training votes.",
+                                           "chance (1 / n_factors) to 1"),
+    ("factor_vae_score", "factor_vae_score"): ("FactorVAE score (Kim & Mnih 2018): majority-vote "
+                                               "accuracy naming the fixed factor from the latent of "
+                                               "least normalised variance (held-out votes).",
+                                               "chance (1 / n_factors) to 1, higher = more disentangled"),
+    ("factor_vae_score", "train_accuracy"): ("FactorVAE score's majority vote on its training votes.",
+                                             "chance (1 / n_factors) to 1"),
+    ("factor_vae_score", "n_active"): ("Latents the FactorVAE score keeps (variance not negligible).",
+                                       "0 to n_latents"),
     ("unsupervised", "gaussian_total_correlation"): ("Total correlation of a Gaussian fitted to the "
-                                                     "latent means (nats).", "≥ 0, lower = more independent latents"),
-    ("unsupervised", "gaussian_wasserstein_correlation"): ("Wasserstein distance between the fitted "
-                                                           "Gaussian and its diagonal.", "≥ 0, lower = more independent latents"),
-    ("unsupervised", "gaussian_wasserstein_correlation_norm"): ("Gaussian Wasserstein correlation "
-                                                                "over the total variance.", "≥ 0, lower = more independent latents"),
-    ("unsupervised", "mutual_info_score"): ("Average mutual information between pairs of "
-                                            "discretised latents (nats).", "≥ 0, lower = more independent latents"),
+                                                     "latent means, in nats.",
+                                                     "≥ 0, lower = more independent latents"),
+    ("unsupervised", "gaussian_wasserstein_correlation"): ("Wasserstein distance between that Gaussian "
+                                                           "and its diagonal (independent) version.",
+                                                           "≥ 0, lower = more independent latents"),
+    ("unsupervised", "gaussian_wasserstein_correlation_norm"): ("The same, divided by the total "
+                                                                "variance of the latents.",
+                                                                "0 to 1, lower = more independent latents"),
+    ("unsupervised", "mutual_info_score"): ("Mean mutual information between pairs of discretised "
+                                            "latents, in nats.", "≥ 0, lower = more independent latents"),
+    ("unsupervised", "n_active"): ("Latents whose posterior mean varies over the data.", "0 to n_latents"),
     ("udr", "udr"): ("Unsupervised Disentanglement Ranking (Duan et al. 2020): agreement of this "
                      "model's latents with other seeds' models.", "0 to 1, higher = more disentangled"),
 }
@@ -103,8 +104,15 @@ for (_block, _key), _info in SCORE_INFO.items():
 
 
 def score_info(block: str, key: str) -> tuple[str, str] | None:
-    """``(meaning, range)`` of score ``key`` in evaluation block ``block``, when known."""
-    return SCORE_INFO.get((block, key)) or (_BY_KEY.get(key) if key not in ("train_accuracy", "eval_accuracy") else None)
+    """``(meaning, range)`` of score ``key`` in evaluation block ``block`` when known; per-level
+    blocks (``"level1/mig"``) take the meaning of their metric."""
+    metric = block.rsplit("/", 1)[-1]
+    info = SCORE_INFO.get((metric, key))
+    if info is None and key != "train_accuracy":  # train_accuracy means different things per metric
+        info = _BY_KEY.get(key)
+    if info is not None and metric != block:
+        info = (f"{block.rsplit('/', 1)[0]} only: {info[0]}", info[1])
+    return info
 
 
 def score_rows(evaluation: dict[str, Any]) -> list[tuple[str, str, Any, str, str]]:
@@ -204,6 +212,8 @@ th, td {{ border-bottom: 1px solid #e5e5e5; padding: .3rem .7rem; text-align: le
 th {{ background: #f4f4f4; }} td.num {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }}
 .note {{ background: #fff7e0; border-left: 4px solid #e0a800; padding: .5rem .8rem; margin: .6rem 0; }}
 .caption {{ color: #555; font-size: .9rem; margin: .2rem 0 1rem; }}
+.row {{ display: flex; flex-wrap: wrap; gap: 1.5rem; align-items: flex-start; }}
+.row figure {{ margin: 0; flex: 1 1 420px; }}
 pre {{ background: #f6f8fa; padding: .8rem; overflow-x: auto; font-size: .85rem; }}
 code {{ background: #f2f2f2; padding: 0 .25rem; }}
 </style>
@@ -256,13 +266,16 @@ def _cell(value: Any) -> str:
 # -- the report ------------------------------------------------------------------------------
 def write_report(run_dir: str | os.PathLike, *, out: str | os.PathLike | None = None, n_encode: int = 2000,
                  steps: int = 10, n_frames: int = 20, n_gif_inputs: int = 4, gif: bool = True,
-                 seed: int = 0, progress: bool = True, write_figures: bool = True) -> Path:
+                 seed: int = 0, kl_threshold: float | None = None, progress: bool = True,
+                 write_figures: bool = True) -> Path:
     """Write the report of the run in ``run_dir`` to ``out`` (``run_dir/report.html`` by default).
 
     Args:
         n_encode: inputs drawn (seeded) from the run's dataset and encoded for the per-latent KL,
             quantile sweeps and latent-vs-factor plots.
         steps: columns of the traversal grids; ``n_frames``, ``n_gif_inputs``: the animated GIF.
+        kl_threshold: a latent is active above this mean KL in nats (default 0.1; for priors
+            without per-latent KL, above this variance of the posterior mean, default 0.01).
         write_figures: also write each picture to ``figures/`` beside the report.
 
     Returns the path of the report.
@@ -306,7 +319,7 @@ def write_report(run_dir: str | os.PathLike, *, out: str | os.PathLike | None = 
     stage("curves", lambda: _curves_section(page, run))
     stage("model", lambda: _model_sections(page, run, dataset, dataset_error, n_encode=n_encode, steps=steps,
                                           n_frames=n_frames, n_gif_inputs=n_gif_inputs, gif=gif, seed=seed,
-                                          progress=progress))
+                                          kl_threshold=kl_threshold, progress=progress))
     stage("config", lambda: _config_section(page, run))
     bar.close()
 
@@ -358,6 +371,10 @@ def _scores_section(page: Page, run, evaluation, eval_error, factor_names) -> No
             numeric={2}, cls="scores"))
     else:
         parts.append(_note("evaluation.json holds no scores."))
+    parts.append(_caption(_evaluation_provenance(evaluation, run)))
+    for note in evaluation.get("notes") or []:
+        parts.append(_note(html.escape(str(note))))
+    figures: list[str] = []  # the two matrices side by side where the page is wide enough
     mi = find_matrix(evaluation, "mutual_info", prefer="mig")
     imp = find_matrix(evaluation, "importance", prefer="dci")
     for found, draw, name, caption in (
@@ -377,9 +394,31 @@ def _scores_section(page: Page, run, evaluation, eval_error, factor_names) -> No
         except (DislabError, ValueError) as e:
             parts.append(_note(f"could not draw {html.escape(name)} from {html.escape(block)}: {html.escape(str(e))}"))
             continue
-        parts.append(page.image(name, figure_png_bytes(fig), name.removesuffix(".png").replace("_", " ")))
-        parts.append(_caption(caption))
+        figures.append(f"<figure>{page.image(name, figure_png_bytes(fig), name.removesuffix('.png').replace('_', ' '))}"
+                       f"{_caption(caption)}</figure>")
+    if figures:
+        parts.append(f'<div class="row">{"".join(figures)}</div>')
     page.add("scores", "Scores", "\n".join(parts))
+
+
+def _evaluation_provenance(evaluation: dict[str, Any], run) -> str:
+    """One line: at which step, on how many points, with which representation the scores were made."""
+    bits = []
+    step = evaluation.get("step")
+    if step is not None:
+        bits.append(f"Scores computed at training step {html.escape(_fmt(step))}")
+        current, _ = _steps_done(run)
+        if isinstance(step, (int, float)) and current > step:
+            bits.append(f"<b>older than the weights (step {current:,})</b>: run <code>dislab evaluate</code> again")
+    if evaluation.get("representation"):
+        bits.append(f"representation: {html.escape(str(evaluation['representation']))} codes")
+    params = evaluation.get("parameters")
+    if isinstance(params, dict):
+        sizes = [f"{html.escape(str(m))} {p['n_train']:,}" for m, p in params.items()
+                 if isinstance(p, dict) and isinstance(p.get("n_train"), int)]
+        if sizes:
+            bits.append("training points per metric: " + ", ".join(sizes))
+    return "; ".join(bits) + ("." if bits else "")
 
 
 def _curves_section(page: Page, run) -> None:
@@ -404,7 +443,7 @@ def _curves_section(page: Page, run) -> None:
 
 
 def _model_sections(page: Page, run, dataset, dataset_error, *, n_encode, steps, n_frames, n_gif_inputs,
-                    gif, seed, progress) -> None:
+                    gif, seed, kl_threshold, progress) -> None:
     from dislab.viz.factors import latent_factor_plot
     from dislab.viz.kl import encode_sample, kl_bar_chart, latent_activity
     from dislab.viz.reconstructions import reconstruction_grid
@@ -429,7 +468,7 @@ def _model_sections(page: Page, run, dataset, dataset_error, *, n_encode, steps,
     idx, images, mu, logvar = encode_sample(model, dataset, n_encode, seed=seed, progress=progress)
     n = len(idx)
     rng = np.random.default_rng(seed + 1)
-    activity = latent_activity(model, mu, logvar, seed=seed)
+    activity = latent_activity(model, mu, logvar, seed=seed, threshold=kl_threshold)
     n_latents = mu.shape[1]
     n_active = int(activity.active.sum())
 

@@ -1,0 +1,54 @@
+"""`dislab demo`: the README's first command, run end to end with a tiny budget."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from dislab import cli
+from dislab.demo import CPU_STEPS, GPU_STEPS, demo_config, free_folder
+
+
+@pytest.mark.slow
+def test_demo_trains_evaluates_and_reports(tmp_path, capsys):
+    out = tmp_path / "demo"
+    argv = ["demo", "--out", str(out), "--steps", "4", "--eval-points", "200", "--metrics", "mig",
+            "--no-progress"]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    report = out / "report.html"
+    assert f"report: {report.resolve()}" in printed
+    config = json.loads((out / "config.json").read_text())
+    assert config["train"]["model"] == "beta_tcvae" and config["train"]["dataset"] == "dsprites"
+    assert config["train"]["steps"] == 4 and config["model"]["config"]["beta"] == 6.0
+    evaluation = json.loads((out / "evaluation.json").read_text())
+    assert 0.0 <= evaluation["metrics"]["mig"]["mig"] <= 1.0
+    page = report.read_text()
+    assert '<table class="scores">' in page
+    for name in ("mutual_information.png", "training_curves.png", "reconstructions.png", "traversals.png",
+                 "traversals.gif", "samples.png", "latent_kl.png"):
+        assert f'title="{name}"' in page
+    assert len(re.findall(r'<img src="data:image/', page)) >= 7
+    assert re.search(r"MIG \d\.\d{3}", printed)
+
+
+def test_demo_never_overwrites_without_force(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert free_folder(out) == out
+    out.mkdir()
+    assert free_folder(out) == out  # an empty folder is free
+    (out / "config.json").write_text("{}")
+    assert free_folder(out) == tmp_path / "demo-2"
+    (tmp_path / "demo-2").mkdir()
+    (tmp_path / "demo-2" / "x").write_text("")
+    assert free_folder(out) == tmp_path / "demo-3"
+    assert cli.main(["demo", "--out", str(out), "--steps", "0"]) == 2
+    assert "--steps must be >= 1" in capsys.readouterr().err
+
+
+def test_demo_budget_is_the_documented_one():
+    cfg = demo_config(steps=CPU_STEPS)
+    assert (cfg.model, cfg.dataset, cfg.batch_size, cfg.lr) == ("beta_tcvae", "dsprites", 64, 1e-3)
+    assert cfg.model_options == {"beta": 6.0} and cfg.checkpoint_every == 1000 and cfg.log_every == 50
+    assert GPU_STEPS > CPU_STEPS
