@@ -51,7 +51,10 @@ def _scalars(prefix: str, value, rows: list[tuple[str, str]]) -> None:
     if isinstance(value, bool) or value is None:
         return
     if isinstance(value, (int, float)):
-        rows.append((prefix, f"{value:.4f}" if isinstance(value, float) else str(value)))
+        if isinstance(value, float) and value != 0 and abs(value) < 1e-3:
+            rows.append((prefix, f"{value:.3e}"))
+        else:
+            rows.append((prefix, f"{value:.4f}" if isinstance(value, float) else str(value)))
     elif isinstance(value, dict):
         for k, v in value.items():
             _scalars(f"{prefix}.{k}" if prefix else k, v, rows)
@@ -80,6 +83,8 @@ def main(args: argparse.Namespace) -> int:
                       device=args.device)
     for note in result["notes"]:
         print(f"dislab evaluate: {note}", file=sys.stderr)
-    print(format_table(result))
-    print(f"wrote {args.run.rstrip('/')}/evaluation.json")
+    print(format_table(result, result["computed"]))
+    earlier = [k for k in result["metrics"] if k not in result["computed"]]
+    path = f"{args.run.rstrip('/')}/evaluation.json"
+    print(f"wrote {path}" + (f" (it also keeps earlier results: {', '.join(earlier)})" if earlier else ""))
     return 0

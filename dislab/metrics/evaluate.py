@@ -133,7 +133,8 @@ def evaluate(run_dir: str | Path, metrics: str | Iterable[str] | None = None, n_
         write: write evaluation.json (True) or only return the result.
 
     Returns:
-        The evaluation as written (see module doc), including ``"notes"``.
+        The evaluation as written (see module doc), plus ``"computed"``: the metric keys computed
+        by this call (the others came from the file).
 
     Raises:
         DataError: a metric that needs factors was asked for on a dataset without factors.
@@ -207,4 +208,4 @@ def evaluate(run_dir: str | Path, metrics: str | Iterable[str] | None = None, n_
     }
     if write:
         write_json(path, result, produced_by="dislab.metrics.evaluate")
-    return result
+    return {**result, "computed": list(scores)}
