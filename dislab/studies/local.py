@@ -52,11 +52,11 @@ def run_local(tasks: list[Task], *, workers: int, threads: int | None,
     the worker running it died — it returns results to record (the task is given up) or None to
     resubmit it.
     """
-    threads = threads or default_threads(max(workers, 1))
-    if workers <= 0:
+    if workers <= 0:  # in this process, with its own thread setting unless told
         for task in tasks:
             on_result(task, run_task(task, threads=threads, log=False))
         return
+    threads = threads or default_threads(workers)
     pending = list(tasks)
     ctx = multiprocessing.get_context("spawn")
     while pending:

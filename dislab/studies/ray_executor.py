@@ -1,6 +1,6 @@
 """The ``ray`` executor: the same tasks as Ray tasks, on this machine or a Ray cluster.
 
-``ray.init()`` starts a local Ray instance (``num_cpus`` = workers × CPUs per run) unless an
+``ray.init()`` starts a local Ray instance (every core, or workers × CPUs per run) unless an
 ``address`` (``ray://head:10001`` or ``auto``) names a cluster; when Ray is already initialised in
 this process (a notebook, a test session) that session is used and left running. Each task asks
 for ``cpus_per_run`` CPUs and ``gpus_per_run`` GPUs, so Ray places it where those are free and the
@@ -40,8 +40,8 @@ def run_ray(tasks: list[Task], *, address: str | None, workers: int | None, cpus
         kwargs = dict(include_dashboard=False, log_to_driver=False, configure_logging=False)
         if address:
             ray.init(address=address, **kwargs)
-        else:
-            n = max(1, int((workers or 1) * max(cpus_per_run, 1)))
+        else:  # every core unless told how many runs at a time
+            n = None if workers is None else max(1, int(workers * max(cpus_per_run, 1)))
             ray.init(num_cpus=n, object_store_memory=OBJECT_STORE_BYTES, **kwargs)
         started = True
     threads = max(1, int(cpus_per_run))

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
-import sys
 import time
 import traceback
 from pathlib import Path

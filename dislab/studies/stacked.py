@@ -32,14 +32,14 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 from torch.func import functional_call, stack_module_state, vmap
 
 from dislab.errors import ConfigError, RunError
-from dislab.io import atomic_write_text, write_json
+from dislab.io import atomic_write_text
 
 
 # -- the vectorised step (pure; tested against lone models) ---------------------------------------
@@ -95,6 +95,15 @@ def stacked_gradients(loss: torch.Tensor, aux_losses: dict[str, torch.Tensor],
             for i, g in enumerate(names)}
 
 
+def match_layout(grad: torch.Tensor | None, param: torch.Tensor) -> torch.Tensor | None:
+    """``grad`` in ``param``'s memory layout. vmap's backward can return a gradient with other
+    strides than its parameter; the fused Adam kernel pairs elements by memory position, so it
+    must get matching layouts."""
+    if grad is None or grad.stride() == param.stride():
+        return grad
+    return torch.empty_like(param).copy_(grad)
+
+
 # -- run folders -----------------------------------------------------------------------------------
 def _same_setting(configs) -> None:
     first = {k: v for k, v in configs[0].to_dict().items() if k != "seed"}
@@ -106,35 +115,6 @@ def _same_setting(configs) -> None:
     seeds = [c.seed for c in configs]
     if len(set(seeds)) != len(seeds):
         raise ConfigError(f"stacked runs need distinct seeds, got {seeds}")
-
-
-def _init_folder(config, out: Path, dataset, device: torch.device) -> None:
-    """Start a run folder at step 0 exactly as :func:`dislab.training.train` does before its loop
-    (same seeding, same config.json, same step-0 checkpoint), so the folder is an ordinary run."""
-    from dislab.models import MODELS
-    from dislab.models.base import config_to_dict, replace_config
-    from dislab.training.checkpoint import PRODUCER, save_checkpoint, save_weights
-    from dislab.training.fit import _claim_folder, build_optimizers
-    from dislab.training.run import CHECKPOINT, CONFIG, TRAIN_LOG, WEIGHTS, build_model_from_record
-
-    cls = MODELS.get(config.model)
-    model_config = replace_config(cls.config_class(), **config.model_options,
-                                  observation_shape=tuple(dataset.observation_shape),
-                                  dataset_size=len(dataset))
-    record = {"train": config.to_dict(),
-              "model": {"name": config.model, "config": config_to_dict(model_config)},
-              "dataset": dataset.describe()}
-    torch.manual_seed(config.seed)
-    model = build_model_from_record(record["model"])
-    _claim_folder(out, overwrite=False)
-    write_json(out / CONFIG, record, produced_by=PRODUCER)
-    model.to(device)
-    _, optimizers = build_optimizers(model, config)
-    (out / TRAIN_LOG).touch()
-    save_checkpoint(out / CHECKPOINT, step=0, model=model, optimizers=optimizers,
-                    np_rng=np.random.default_rng(config.seed),
-                    extra={"model": model.name, "wall_time_s": 0.0, "device": str(device)})
-    save_weights(out / WEIGHTS, model, {"step": "0", "model": model.name})
 
 
 class _Member:
@@ -171,7 +151,7 @@ def train_stacked(configs: Sequence, outs: Sequence[str | Path], *, progress: bo
     (e.g. :class:`dislab.training.NonFiniteLossError`). Errors of the whole stack raise.
     """
     from dislab.data import get_dataset
-    from dislab.training import TrainConfig, select_device
+    from dislab.training import TrainConfig, init_run, select_device
     from dislab.training.run import CONFIG
 
     configs = [c if isinstance(c, TrainConfig) else TrainConfig.from_dict(c) for c in configs]
@@ -191,7 +171,7 @@ def train_stacked(configs: Sequence, outs: Sequence[str | Path], *, progress: bo
                     import shutil
 
                     shutil.rmtree(out)  # killed before its first checkpoint: nothing to keep
-                _init_folder(c, out, dataset, dev)
+                init_run(c, out)  # the trainer's own start: same seeding, same step-0 checkpoint
             members.append(_Member(out, c, dev))
         by_step: dict[int, list[int]] = {}
         for i, m in enumerate(members):
@@ -329,7 +309,7 @@ def _fit_stacked(members: list[_Member], dataset, device: torch.device, step: in
                 if g not in grads:
                     continue
                 for p, gr in zip(ps, grads[g]):
-                    p.grad = gr
+                    p.grad = match_layout(gr, p)
                 opts[g].step()
                 opts[g].zero_grad(set_to_none=True)
             step += 1
