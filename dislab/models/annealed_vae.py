@@ -47,6 +47,6 @@ class AnnealedVAE(LatentVariableModel):
         capacity = linear_capacity(step, cfg.c_max, cfg.iteration_threshold)
         penalty = capacity_penalty(kl, capacity, cfg.gamma)
         loss = rec + penalty
-        terms = {"reconstruction": rec.detach(), "kl": kl.detach(), "elbo": -(rec + kl).detach(),
+        terms = {**self.elbo_terms(rec, kl),
                  "capacity": kl.new_tensor(capacity), "capacity_penalty": penalty.detach()}
         return ModelOutput(loss=loss, terms=terms, x_logits=logits, mu=mu, logvar=logvar, z=z)

@@ -144,6 +144,12 @@ class LatentVariableModel(nn.Module):
         logits = self.decode(z)
         return mu, logvar, z, logits, reconstruction_nll(self.config.reconstruction, logits, x)
 
+    def elbo_terms(self, rec: torch.Tensor, kl: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The logged terms every model shares, from the batch-mean reconstruction and KL:
+        ``reconstruction``, ``kl``, ``elbo`` = −(rec + kl) and the prior's ``kl_monte_carlo`` flag."""
+        flags = {k: torch.as_tensor(v, device=rec.device) for k, v in self.prior.estimator_terms().items()}
+        return {"reconstruction": rec.detach(), "kl": kl.detach(), "elbo": -(rec + kl).detach(), **flags}
+
     def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
         return {"model": [p for p in self.parameters() if p.requires_grad]}
 

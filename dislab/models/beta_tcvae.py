@@ -73,7 +73,7 @@ class BetaTCVAE(LatentVariableModel):
         mi, tc, dwkl = (parts[k].mean() for k in ("mutual_info", "total_correlation", "dimension_wise_kl"))
         loss = rec + kl + (cfg.alpha - 1.0) * mi + (cfg.beta - 1.0) * tc + (cfg.gamma - 1.0) * dwkl
         terms = {
-            "reconstruction": rec.detach(), "kl": kl.detach(), "elbo": -(rec + kl).detach(),
+            **self.elbo_terms(rec, kl),
             "mutual_info": mi.detach(), "total_correlation": tc.detach(),
             "dimension_wise_kl": dwkl.detach(),
         }

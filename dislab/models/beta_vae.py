@@ -32,5 +32,5 @@ class BetaVAE(LatentVariableModel):
         rec = rec.mean()
         kl = self.prior.kl(mu, logvar, z).mean()
         loss = rec + self.config.beta * kl
-        terms = {"reconstruction": rec.detach(), "kl": kl.detach(), "elbo": -(rec + kl).detach()}
+        terms = self.elbo_terms(rec, kl)
         return ModelOutput(loss=loss, terms=terms, x_logits=logits, mu=mu, logvar=logvar, z=z)

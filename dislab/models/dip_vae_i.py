@@ -37,7 +37,7 @@ class DIPVAEI(LatentVariableModel):
         kl = self.prior.kl(mu, logvar, z).mean()
         penalty = dip_penalty(covariance_of_means(mu), cfg.lambda_od, lambda_d)
         loss = rec + kl + penalty["off_diagonal"] + penalty["diagonal"]
-        terms = {"reconstruction": rec.detach(), "kl": kl.detach(), "elbo": -(rec + kl).detach(),
+        terms = {**self.elbo_terms(rec, kl),
                  "dip_off_diagonal": penalty["off_diagonal"].detach(),
                  "dip_diagonal": penalty["diagonal"].detach()}
         return ModelOutput(loss=loss, terms=terms, x_logits=logits, mu=mu, logvar=logvar, z=z)

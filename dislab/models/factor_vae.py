@@ -77,7 +77,7 @@ class FactorVAE(LatentVariableModel):
         codes = z.detach()  # (n, d); the discriminator's loss must not train the encoder
         d_loss = discriminator_loss(self.discriminator(codes[:half]),
                                     self.discriminator(permute_dims(codes[half:])))
-        terms = {"reconstruction": rec.detach(), "kl": kl.detach(), "elbo": -(rec + kl).detach(),
+        terms = {**self.elbo_terms(rec, kl),
                  "total_correlation": tc.detach()}
         return ModelOutput(loss=loss, terms=terms, aux_losses={"discriminator": d_loss},
                            x_logits=logits, mu=mu, logvar=logvar, z=z)

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import torch
 
 from dislab.models.base import LatentVariableModel, ModelConfig, ModelOutput
-from dislab.objectives.reconstruction import reconstruction_nll
 
 
 @dataclass(frozen=True)
@@ -26,11 +25,9 @@ class VAE(LatentVariableModel):
     name = "vae"
 
     def forward(self, x: torch.Tensor, step: int = 0) -> ModelOutput:
-        mu, logvar = self.encode(x)  # (n, d) each
-        z = self.reparameterize(mu, logvar)
-        logits = self.decode(z)
-        rec = reconstruction_nll(self.config.reconstruction, logits, x).mean()
+        mu, logvar, z, logits, rec = self.encode_sample_decode(x)
+        rec = rec.mean()
         kl = self.prior.kl(mu, logvar, z).mean()
         loss = rec + kl
-        terms = {"reconstruction": rec.detach(), "kl": kl.detach(), "elbo": -loss.detach()}
+        terms = self.elbo_terms(rec, kl)
         return ModelOutput(loss=loss, terms=terms, x_logits=logits, mu=mu, logvar=logvar, z=z)
