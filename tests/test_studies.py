@@ -205,6 +205,20 @@ def test_one_lock_per_run_released_when_its_holder_dies(tmp_path):
     a.release()
 
 
+def test_a_running_record_whose_process_is_gone_reads_interrupted():
+    import socket
+
+    from dislab.studies.aggregate import _state
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # reaped: its pid names no process
+    here = socket.gethostname()
+    assert _state({"state": "running", "pid": gone.pid, "host": here}) == "interrupted"
+    assert _state({"state": "running", "pid": os.getpid(), "host": here}) == "running"
+    assert _state({"state": "running", "pid": gone.pid, "host": here + "-other"}) == "running"
+    assert _state({}) == "pending" and _state({"state": "failed"}) == "failed"
+
+
 # -- failures, table, figures (in this process) --------------------------------------------------
 def toml_value(v) -> str:
     if isinstance(v, dict):

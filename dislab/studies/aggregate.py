@@ -1,6 +1,7 @@
 """One table of a study: every run's settings, config and scores.
 
-Columns: ``run``, ``group``, ``state`` (done / failed / running / pending), ``step``, ``error``, then
+Columns: ``run``, ``group``, ``state`` (done / failed / running / interrupted / pending), ``step``,
+``error``, then
 each swept key, then the run config (``model``, ``dataset``, ``seed``, ``steps``, ...,
 ``model_options.KEY``, ``dataset_options.KEY``), then every scalar score of evaluation.json as
 ``METRIC.KEY`` (``mig.mig``, ``dci.disentanglement``, ``udr.udr_lasso``, ...). Lists and matrices
@@ -18,6 +19,7 @@ import io
 import json
 import math
 import os
+import socket
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -69,7 +71,7 @@ def rows(folder: str | os.PathLike) -> tuple[list[dict[str, Any]], list[str], li
         status = sf.status(run.name) or {}
         st = training_step(run_dir)
         row: dict[str, Any] = {"run": run.name, "group": run.group,
-                               "state": status.get("state", "pending"),
+                               "state": _state(status),
                                "step": None if st is None else st[0],
                                "error": status.get("error") if status.get("state") == "failed" else None}
         row.update({k: v for k, v in run.settings.items()})
@@ -94,6 +96,19 @@ def rows(folder: str | os.PathLike) -> tuple[list[dict[str, Any]], list[str], li
     columns = list(FIXED_COLUMNS) + swept + [c for c in config_cols if c not in swept] + \
         sorted(score_cols, key=lambda c: (c.startswith("udr."), c))
     return out, columns, [c for c in columns if c in score_cols]
+
+
+def _state(status: dict[str, Any]) -> str:
+    """A run's state from its status record; "running" whose process is gone reads "interrupted"."""
+    state = status.get("state", "pending")
+    if state == "running" and status.get("host") == socket.gethostname():
+        try:
+            os.kill(int(status.get("pid", -1)), 0)
+        except ProcessLookupError:
+            return "interrupted"
+        except (PermissionError, ValueError, OverflowError):
+            pass
+    return state
 
 
 def _sql_type(values: list[Any]) -> str:

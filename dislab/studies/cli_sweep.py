@@ -30,8 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from dislab.errors import ConfigError
     from dislab.studies.sweep import sweep
 
+    if args.address and args.executor != "ray":
+        raise ConfigError("--address names a Ray cluster; use it with --executor ray")
+    if args.gpus_per_run and args.executor != "ray":
+        raise ConfigError("--gpus-per-run is a Ray resource request; use it with --executor ray")
     summary = sweep(args.study, args.out, executor=args.executor, workers=args.workers,
                     address=args.address, seeds_per_process=args.seeds_per_process,
                     retry_failed=args.retry_failed, report=not args.no_report,
