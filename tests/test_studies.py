@@ -258,6 +258,26 @@ def test_a_failing_run_is_recorded_and_the_others_go_on(tmp_path):
     assert "side must be &gt;= 8" in page
 
 
+@pytest.mark.slow
+def test_a_run_locked_by_another_sweep_is_left_to_it(tmp_path):
+    from dislab.studies.folder import StudyFolder
+    from dislab.studies.study import load_study
+    from dislab.studies.sweep import sweep
+
+    p = study_file(tmp_path, 'model = ["vae"]\nseed = [0, 1]')
+    held_run = load_study(p).runs[1].name
+    other = RunLock(StudyFolder(tmp_path / "out").lock_path(held_run))  # "another sweep" holds it
+    assert other.acquire()
+    try:
+        s = sweep(p, tmp_path / "out", workers=0, progress=False, report=False)
+    finally:
+        other.release()
+    assert s.busy == [held_run] and s.counts["done"] == 1
+    assert not (tmp_path / "out" / "runs" / held_run).exists()
+    again = sweep(p, tmp_path / "out", workers=0, progress=False, report=False)
+    assert again.counts["done"] == 1 and again.counts["skipped"] == 1
+
+
 # -- stacked seeds -----------------------------------------------------------------------------------
 def _lone_models(config_dicts, dtype):
     from dislab.data import get_dataset

@@ -37,7 +37,7 @@ from dislab.errors import ConfigError
 from dislab.studies.grid import Setting, expand, swept_keys
 
 TOP_LEVEL_KEYS = ("name", "seeds", "metrics", "base", "grid", "zip", "chain", "udr", "evaluate", "report")
-EVALUATE_KEYS = ("n_train", "seed", "options", "mode")
+EVALUATE_KEYS = ("n_train", "seed", "options", "mode", "device")
 UDR_KEYS = ("group_by", "n_points", "seed", "methods", "kl_threshold")
 UDR_METHODS = ("spearman", "lasso")
 
