@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 
+from dislab.errors import ConfigError
 from dislab.metrics._validate import check_split, varying_factors
 from dislab.metrics.mig import discrete_mutual_info, histogram_discretize
 
@@ -35,8 +36,11 @@ def modularity_from_mutual_info(mi: np.ndarray) -> np.ndarray:
     return out
 
 
-def _explicitness_one(x_train, y_train, x_test, y_test, seed):
-    """One-vs-rest logistic regression on all codes; macro ROC AUC on train and test."""
+CLASSIFIERS = ("liblinear_ovr", "lbfgs_multinomial")
+
+
+def _explicitness_one(x_train, y_train, x_test, y_test, seed, classifier="liblinear_ovr"):
+    """Logistic regression on all codes; macro one-vs-rest ROC AUC on train and test."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
     from sklearn.multiclass import OneVsRestClassifier
@@ -46,10 +50,15 @@ def _explicitness_one(x_train, y_train, x_test, y_test, seed):
     # penalised like a weight) and multi_class="ovr" (one binary model per class, probabilities
     # = sigmoids normalised to sum 1). Newer scikit-learn defaults to multinomial lbfgs and its
     # liblinear refuses more than two classes, so one-vs-rest is spelled out here.
-    base = LogisticRegression(solver="liblinear", C=1.0, tol=1e-4, max_iter=100,
-                              intercept_scaling=1.0, random_state=seed)
     classes = np.unique(y_train)
-    clf = base if len(classes) == 2 else OneVsRestClassifier(base)
+    if classifier == "lbfgs_multinomial":
+        # What the reference's bare LogisticRegression() means on scikit-learn >= 0.22.
+        clf = LogisticRegression(solver="lbfgs", C=1.0, tol=1e-4, max_iter=100,
+                                 random_state=seed)
+    else:
+        base = LogisticRegression(solver="liblinear", C=1.0, tol=1e-4, max_iter=100,
+                                  intercept_scaling=1.0, random_state=seed)
+        clf = base if len(classes) == 2 else OneVsRestClassifier(base)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # liblinear convergence warnings, as in the reference
         clf.fit(x_train, y_train)
@@ -70,7 +79,8 @@ def _explicitness_one(x_train, y_train, x_test, y_test, seed):
 
 
 def modularity_explicitness(codes_train, factors_train, codes_test, factors_test, *,
-                            n_bins: int = 20, seed: int = 0) -> dict:
+                            n_bins: int = 20, seed: int = 0,
+                            classifier: str = "liblinear_ovr") -> dict:
     """Modularity and explicitness (Ridgeway & Mozer 2018), as the reference's
     ``compute_modularity_explicitness``.
 
@@ -81,6 +91,12 @@ def modularity_explicitness(codes_train, factors_train, codes_test, factors_test
             gin default, 20); see :func:`dislab.metrics.mig.histogram_discretize`.
         seed: random_state of the logistic regressions (liblinear's primal solver is
             deterministic; kept for symmetry).
+        classifier: ``"liblinear_ovr"`` (default): the reference's ``LogisticRegression()`` as
+            it behaved when the reference was written (scikit-learn 0.20-0.21: liblinear,
+            one-vs-rest); ``"lbfgs_multinomial"``: what the same bare call does on
+            scikit-learn >= 0.22 (lbfgs, multinomial), for agreement with the reference run on a
+            current scikit-learn. The two differ by up to ~0.05 in explicitness
+            (docs/metrics.md, "Agreement with the reference").
 
     Modularity: mutual information (nats) between each binned training code and each factor
     (as :func:`dislab.metrics.mig.mig`), per-code score of :func:`modularity_from_mutual_info`,
@@ -99,6 +115,10 @@ def modularity_explicitness(codes_train, factors_train, codes_test, factors_test
     ``modularity_per_code``, ``explicitness_test_per_factor`` (lists), ``mutual_info``
     (n_codes x n_factors nested list) and ``skipped_factors``.
     """
+    if classifier not in CLASSIFIERS:
+        raise ConfigError(
+            f"unknown explicitness classifier {classifier!r}; expected one of: {', '.join(CLASSIFIERS)}"
+        )
     ctr, ftr, cte, fte = check_split(codes_train, factors_train, codes_test, factors_test)
     varying = varying_factors(ftr, "modularity_explicitness", "factors_train")
     mi = np.zeros((ctr.shape[1], ftr.shape[1]))
@@ -113,7 +133,8 @@ def modularity_explicitness(codes_train, factors_train, codes_test, factors_test
     exp_train = np.zeros(ftr.shape[1])
     exp_test = np.zeros(ftr.shape[1])
     for k in np.flatnonzero(varying):
-        exp_train[k], exp_test[k] = _explicitness_one(xtr, ftr[:, k], xte, fte[:, k], seed)
+        exp_train[k], exp_test[k] = _explicitness_one(xtr, ftr[:, k], xte, fte[:, k], seed,
+                                                      classifier)
     return {
         "modularity": float(np.mean(per_code)),
         "explicitness_train": float(np.mean(exp_train[varying])),
