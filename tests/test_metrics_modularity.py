@@ -41,3 +41,16 @@ def test_constant_code_and_factor_give_documented_values():
     assert r["skipped_factors"] == [1]
     assert r["modularity_per_code"][1] == 0.0  # constant code: no information
     assert np.isfinite([r["explicitness_train"], r["explicitness_test"]]).all()
+
+
+def test_explicitness_classifier_options():
+    rng = np.random.default_rng(2)
+    f = rng.integers(0, 3, size=(300, 1))
+    codes = np.c_[f[:, 0] + 0.5 * rng.standard_normal(300), rng.standard_normal(300)]
+    a = modularity_explicitness(codes[:200], f[:200], codes[200:], f[200:])
+    b = modularity_explicitness(codes[:200], f[:200], codes[200:], f[200:],
+                                classifier="lbfgs_multinomial")
+    assert a["modularity"] == b["modularity"]
+    assert 0.7 < a["explicitness_test"] <= 1 and 0.7 < b["explicitness_test"] <= 1
+    with pytest.raises(ValueError, match="unknown explicitness classifier"):
+        modularity_explicitness(codes, f, codes, f, classifier="svm")
