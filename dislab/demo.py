@@ -27,7 +27,7 @@ DATASET = "dsprites"
 MODEL_OPTIONS = {"beta": 6.0}
 BATCH_SIZE = 64
 LR = 1e-3
-CPU_STEPS = 1500  # ~3 minutes on 2 idle CPU cores (docs/viz.md "The demo's budget")
+CPU_STEPS = 2000  # ~3 minutes of training on 2 CPU cores (docs/benchmarks.md "Demo")
 GPU_STEPS = 20000  # a GPU step of this small network costs a few milliseconds
 # Metrics of the report: evaluate's default suite at the published sample sizes.
 METRICS = "mig,dci,sap,modularity_explicitness,irs,unsupervised"

@@ -138,14 +138,13 @@ def kl_bar_chart(activity: LatentActivity, *, title: str | None = None):
     ax = fig.add_subplot(1, 1, 1)
     colors = ["#1f77b4" if a else "#bbbbbb" for a in activity.active]
     ax.bar(np.arange(n), values, color=colors)
-    ax.axhline(activity.threshold, color="#d62728", linestyle="--", linewidth=1,
-               label=f"active above {activity.threshold:g}")
+    ax.axhline(activity.threshold, color="#d62728", linestyle="--", linewidth=1)
     ax.set_xticks(np.arange(n))
     ax.set_xticklabels([f"z{j}" for j in range(n)], fontsize=8)
     ax.set_ylabel(activity.label)
     ax.set_xlabel("latent")
-    ax.set_title(title or f"Per-latent {activity.label}: {int(activity.active.sum())} of {n} active")
-    ax.legend(loc="upper right", fontsize=8, frameon=False)
+    ax.set_title(title or f"Per-latent {activity.label}: {int(activity.active.sum())} of {n} active "
+                 f"(above {activity.threshold:g}, dashed)", fontsize=10)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     fig.tight_layout()
