@@ -235,8 +235,9 @@ def test_mlp_sizes_and_shape_errors():
 @pytest.mark.parametrize("name", ["vae", "beta_tcvae"])
 def test_learns_toy_blobs(name):
     """On toy_blobs (1,024 images, rendered at 32×32 to keep the test a few seconds), 400 Adam steps
-    of batch 64 with the small MLP lower the loss and reconstruct (posterior mean) with an MSE
-    below 50 % of the mean image's."""
+    (lr 3e-3, batch 64) with the small MLP lower the loss and reconstruct (posterior mean) with an
+    MSE below 25 % of the mean image's. Measured: MSE ratio 0.07 (vae), 0.09 (beta_tcvae); last-50
+    loss 0.38 of the first-50's; about 7 s of CPU each."""
     from dislab.data import get_dataset
 
     torch.manual_seed(0)
@@ -244,7 +245,7 @@ def test_learns_toy_blobs(name):
     images = ds.images(np.arange(len(ds)))  # (1024, 3, 32, 32)
     model = build_model(name, encoder="mlp_small", decoder="mlp_small", observation_shape=(3, 32, 32),
                         dataset_size=len(ds), **({"beta": 2.0} if name == "beta_tcvae" else {}))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     g = torch.Generator().manual_seed(0)
     losses = []
     for step in range(400):
@@ -254,13 +255,13 @@ def test_learns_toy_blobs(name):
         out.loss.backward()
         opt.step()
         losses.append(float(out.loss.detach()))
-    assert np.mean(losses[-50:]) < 0.9 * np.mean(losses[:50])
+    assert np.mean(losses[-50:]) < 0.6 * np.mean(losses[:50])
     model.eval()
     with torch.no_grad():
         recon = model.decode_mean(model.encode(images)[0])
     mse_model = float((recon - images).pow(2).mean())
     mse_mean = float((images.mean(0, keepdim=True) - images).pow(2).mean())
-    assert mse_model < 0.5 * mse_mean, (mse_model, mse_mean)
+    assert mse_model < 0.25 * mse_mean, (mse_model, mse_mean)
 
 
 # --- every prior ----------------------------------------------------------------------------------
