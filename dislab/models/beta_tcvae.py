@@ -11,7 +11,7 @@ How it is computed. The three estimated terms sum, sample by sample, to the one-
     L = reconstruction + KL + (α − 1) MI + (β − 1) TC + (γ − 1) DWKL
 
 is the same objective, and we minimise this form with KL from ``self.prior.kl`` (closed form for
-the standard normal). It has the same expectation and gradient directions as Eq. 4 with every term
+the standard normal). It has the same expectation (and expected gradient) as Eq. 4 with every term
 estimated, less variance, and with α = β = γ = 1 it is exactly the VAE. disentanglement_lib's
 ``beta_tc_vae`` is the special case α = γ = 1 (``kl_loss + (β − 1) · TC``).
 
