@@ -179,6 +179,17 @@ def test_sweep_refuses_a_bad_study_before_creating_anything(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_dry_run_lists_the_runs_and_writes_nothing(tmp_path, capsys):
+    from dislab.cli import main
+
+    p = study_file(tmp_path, 'model = ["vae", "beta_vae"]\nseed = [0, 1]')
+    assert main(["sweep", str(p), "--out", str(tmp_path / "out"), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("study: 4 runs in 2 UDR group(s)")
+    assert sum("to do: train, evaluate, report" in line for line in lines) == 4
+    assert not (tmp_path / "out").exists()
+
+
 # -- locks -----------------------------------------------------------------------------------------
 def test_one_lock_per_run_released_when_its_holder_dies(tmp_path):
     path = tmp_path / "locks" / "r.lock"

@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpus-per-run", type=float, default=0.0, help="GPUs each Ray task asks for")
     parser.add_argument("--retry-failed", action="store_true", help="run again the runs whose last attempt failed")
     parser.add_argument("--no-report", action="store_true", help="skip each run's report.html")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="check the study and list its runs and what each still needs; write nothing")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -37,6 +39,8 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError("--address names a Ray cluster; use it with --executor ray")
     if args.gpus_per_run and args.executor != "ray":
         raise ConfigError("--gpus-per-run is a Ray resource request; use it with --executor ray")
+    if args.dry_run:
+        return _dry_run(args)
     summary = sweep(args.study, args.out, executor=args.executor, workers=args.workers,
                     address=args.address, seeds_per_process=args.seeds_per_process,
                     retry_failed=args.retry_failed, report=not args.no_report,
@@ -50,3 +54,21 @@ def main(args: argparse.Namespace) -> int:
               file=sys.stderr)
     print(f"next: dislab udr {summary.folder} && dislab results {summary.folder}")
     return 1 if summary.failed else 0
+
+
+def _dry_run(args: argparse.Namespace) -> int:
+    from dislab.studies.folder import StudyFolder
+    from dislab.studies.runner import missing_stages
+    from dislab.studies.study import load_study
+
+    study = load_study(args.study)  # every key and value checked
+    folder = StudyFolder(args.out)
+    groups = study.groups()
+    print(f"{study.name}: {len(study.runs)} runs in {len(groups)} UDR group(s); swept: {', '.join(study.swept)}")
+    for run in study.runs:
+        todo = missing_stages(folder, run, study.metrics, not args.no_report)
+        status = folder.status(run.name) or {}
+        state = "complete" if not todo else (
+            f"failed earlier ({status.get('error')})" if status.get("state") == "failed" else "to do: " + ", ".join(todo))
+        print(f"  {run.name}  [{run.group}]  {state}")
+    return 0
