@@ -17,20 +17,21 @@ q(z_i) at a code z_i sampled from q(z|x_i) is estimated from the minibatch x_1..
 mixture of the batch posteriors, log q̂(z_i) = logsumexp_j [log w_ij + log q(z_i|x_j)] (and the
 same per dimension for q(z_ij)). Two weightings:
 
-``"mws"`` minibatch weighted sampling (Chen et al., Sec. 4.1 and Appendix C.1): w_ij = 1/M.
+``"mws"`` minibatch weighted sampling (Chen et al., Sec. 4.1, derived in Appendix C): w_ij = 1/M.
     The paper writes the normaliser as 1/(NM); those weights sum to 1/N, which shifts every
     log q̂(z) and log q̂(z_j) by −log N (a constant with no gradient, but it adds (D − 1) log N to
     the logged total correlation, ≈ 122 nats on dSprites with D = 10). We use weights that sum to
     one, so the logged terms estimate the quantities of Eq. 2 and the estimate is exact when the
     batch is the whole dataset. disentanglement_lib's ``total_correlation`` drops all constants:
     its value is ours − (D − 1) log M. Needs no dataset size.
-``"mss"`` minibatch stratified sampling (Chen et al., Appendix C.2; ``--mss`` in the authors'
-    code): the sample's own posterior is one stratum, known exactly with weight 1/N; the other
+``"mss"`` minibatch stratified sampling (the later arXiv revision of Chen et al.; ``--mss`` in
+    the authors' code): the sample's own posterior is one stratum, known exactly with weight 1/N; the other
     N − 1 points are the other stratum, estimated by the M − 1 other batch members, each with
     weight (N − 1) / (N (M − 1)). That is an unbiased estimate of q(z_i) whenever the other batch
     members are uniform draws from the rest of the data. The authors' code splits the same mass
     (N − 1)/N unevenly (one member gets (N − M + 1)/(N (M − 1)), the rest 1/(M − 1)); we give all
-    M − 1 members the same weight, which has lower variance and is exact at M = N. Needs N.
+    M − 1 members the same weight: the average of theirs over which member gets the odd weight,
+    so never more variance for exchangeable batch members, and exact at M = N. Needs N.
 
 Both are biased for log q(z) (Jensen); the bias shrinks as the batch grows and vanishes at M = N
 (tests/test_objectives.py measures it against q(z) computed over every point of a tiny dataset).
