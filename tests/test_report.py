@@ -109,8 +109,8 @@ def test_report_shows_diagnostics_and_levels(run_dir, tmp_path, monkeypatch):
     page = write_report(d, **{**REPORT_KW, "gif": False}).read_text()
     diag = re.search(r'<section id="diagnostics">.*?</section>', page, re.S).group(0)
     assert "orthogonality.mean" in diag and "0.8125" in diag and "[0.5, 0.25]" in diag
-    assert "Level 1: latents z0–z0" in page and "Level 2: latents z1–z2" in page
-    assert "traversals_level2.png" in page
+    assert "Level 0 (lowest): latents z0–z0" in page and "Level 1: latents z1–z2" in page
+    assert "traversals_level1.png" in page
 
 
 def test_cli_bad_input_is_one_clear_line(run_dir, tmp_path, capsys):

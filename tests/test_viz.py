@@ -282,6 +282,11 @@ def test_latent_factor_plot_against_brute_force():
     fig = factors.latent_factor_plot(mu, f, ["a", "b"], factor_values=[np.linspace(0, 1, 4), np.arange(4)])
     assert len(fig.axes) == 4
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), mean)
+    # categorical factor values become tick labels at the class indices
+    fig = factors.latent_factor_plot(mu, f, ["shape", "b"], latents=[1],
+                                     factor_values=[np.array(["sq", "el", "he", "tr"]), None])
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["sq", "el", "he", "tr"]
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_xdata(), np.arange(4))
     with pytest.raises(DataError, match="same n"):
         factors.latent_factor_plot(mu[:10], f, ["a", "b"])
 

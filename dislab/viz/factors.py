@@ -31,6 +31,21 @@ def factor_response(mu: np.ndarray, factors: np.ndarray, factor_size: int, laten
     return mean, lo, hi
 
 
+def _axis(values, size: int):
+    """x positions of a factor's classes: their physical values when numeric (one per class), else
+    the class index with the values as tick labels."""
+    if values is not None:
+        try:
+            xs = np.asarray(values, dtype=float)
+            if xs.shape == (size,) and np.all(np.isfinite(xs)):
+                return xs, None
+        except (TypeError, ValueError):
+            pass
+        if len(values) == size:
+            return np.arange(size, dtype=float), [str(v) for v in values]
+    return np.arange(size, dtype=float), None
+
+
 def latent_factor_plot(mu, factors, factor_names: Sequence[str], *, factor_sizes: Sequence[int] | None = None,
                        latents: Sequence[int] | None = None, factor_values=None, title: str | None = None):
     """Grid of panels, rows = ``latents`` (all by default), columns = factors. Returns a Figure.
@@ -58,12 +73,14 @@ def latent_factor_plot(mu, factors, factor_names: Sequence[str], *, factor_sizes
     for r, j in enumerate(latents):
         for k in range(n_f):
             ax = axes[r, k]
-            xs = (np.asarray(factor_values[k], dtype=float) if factor_values is not None
-                  else np.arange(sizes[k], dtype=float))
+            xs, names = _axis(factor_values[k] if factor_values is not None else None, sizes[k])
             mean, lo, hi = factor_response(mu, factors, sizes[k], j, k)
             ax.fill_between(xs, lo, hi, color="#1f77b4", alpha=0.2, linewidth=0)
             ax.plot(xs, mean, color="#1f77b4", marker="o" if sizes[k] <= 8 else None, markersize=3, linewidth=1.2)
             ax.tick_params(labelsize=7)
+            if names is not None and len(names) <= 8:
+                ax.set_xticks(xs)
+                ax.set_xticklabels(names, rotation=45, ha="right")
             if r == 0:
                 ax.set_title(factor_names[k], fontsize=9)
             if k == 0:

@@ -485,11 +485,12 @@ def _model_sections(page: Page, run, dataset, dataset_error, *, n_encode, steps,
     levels = latent_levels(model)
     parts = []
     for li, lat in enumerate(levels):
-        name = "traversals.png" if len(levels) == 1 else f"traversals_level{li + 1}.png"
+        # levels numbered from 0, the lowest (closest to the image), as evaluate's "level0/mig"
+        name = "traversals.png" if len(levels) == 1 else f"traversals_level{li}.png"
         if len(levels) > 1:
-            parts.append(f"<h3>Level {li + 1}: latents z{lat[0]}–z{lat[-1]}</h3>")
+            parts.append(f"<h3>Level {li}{' (lowest)' if li == 0 else ''}: latents z{lat[0]}–z{lat[-1]}</h3>")
         grid = traversal_grid(model, mu[base], latents=lat, values=values, activity=activity)
-        parts.append(page.image(name, png_bytes(grid), f"traversals level {li + 1}"))
+        parts.append(page.image(name, png_bytes(grid), f"traversals level {li}"))
     kind = "KL" if activity.kind == "kl" else "variance of the posterior mean"
     parts.append(_caption(
         f"Each row sweeps one latent of one input's code from the 5% to the 95% quantile of its posterior "
