@@ -40,6 +40,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from dislab.errors import ConfigError, RunError
 from dislab.io import atomic_write_text
+from dislab.training.fit import match_layout
 
 
 # -- the vectorised step (pure; tested against lone models) ---------------------------------------
@@ -93,15 +94,6 @@ def stacked_gradients(loss: torch.Tensor, aux_losses: dict[str, torch.Tensor],
     return {g: list(torch.autograd.grad(losses[g], group_params[g], retain_graph=i < len(names) - 1,
                                         allow_unused=True))
             for i, g in enumerate(names)}
-
-
-def match_layout(grad: torch.Tensor | None, param: torch.Tensor) -> torch.Tensor | None:
-    """``grad`` in ``param``'s memory layout. vmap's backward can return a gradient with other
-    strides than its parameter; the fused Adam kernel pairs elements by memory position, so it
-    must get matching layouts."""
-    if grad is None or grad.stride() == param.stride():
-        return grad
-    return torch.empty_like(param).copy_(grad)
 
 
 # -- run folders -----------------------------------------------------------------------------------

@@ -80,6 +80,15 @@ def _adam(params, options: dict) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, **options)
 
 
+def match_layout(grad: torch.Tensor | None, param: torch.Tensor) -> torch.Tensor | None:
+    """``grad`` in ``param``'s memory layout. vmap's backward (and autograd.grad) can return a gradient with other
+    strides than its parameter; the fused Adam kernel pairs elements by memory position, so it
+    must get matching layouts."""
+    if grad is None or grad.stride() == param.stride():
+        return grad
+    return torch.empty_like(param).copy_(grad)
+
+
 def _gradient_step(out, groups, optimizers) -> None:
     """Minimise ``out.loss`` over group "model" and each ``out.aux_losses[g]`` over group ``g``.
 
@@ -105,7 +114,7 @@ def _gradient_step(out, groups, optimizers) -> None:
                                           allow_unused=True)
     for name in names:
         for p, g in zip(groups[name], grads[name]):
-            p.grad = g
+            p.grad = match_layout(g, p)
         optimizers[name].step()
 
 
