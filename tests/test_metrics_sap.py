@@ -52,3 +52,10 @@ def test_constant_factor_skipped_and_one_code_refused():
     assert r["skipped_factors"] == [0] and r["sap_per_factor"][0] == 0.0
     with pytest.raises(DataError, match="at least 2 codes"):
         sap(codes[:60, :1], f[:60], codes[60:, :1], f[60:])
+
+
+def test_primal_and_dual_solvers_agree_on_easy_data():
+    codes, f = _data(sizes=(2, 3))
+    a = sap(codes[:300], f[:300], codes[300:], f[300:])
+    b = sap(codes[:300], f[:300], codes[300:], f[300:], dual=False)
+    assert a["sap"] == pytest.approx(b["sap"], abs=0.02)

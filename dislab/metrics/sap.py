@@ -15,7 +15,7 @@ from dislab.metrics._validate import check_min_codes, check_split, varying_facto
 __all__ = ["sap", "sap_score_matrix"]
 
 
-def _linear_svc(seed: int):
+def _linear_svc(seed: int, dual: bool = True):
     from sklearn.svm import LinearSVC
 
     # The reference's LinearSVC(C=0.01, class_weight="balanced") with the other settings of the
@@ -23,13 +23,14 @@ def _linear_svc(seed: int):
     # since: dual=True (the default until 1.3; "auto" now picks the primal solver for one
     # feature), squared hinge loss, one-vs-rest, tol 1e-4, max_iter 1000, intercept_scaling 1.
     # random_state fixes the dual solver's coordinate order (the reference passed none).
-    return LinearSVC(C=0.01, class_weight="balanced", dual=True, loss="squared_hinge",
+    # dual=False is what the reference's bare call resolves to on scikit-learn >= 1.3.
+    return LinearSVC(C=0.01, class_weight="balanced", dual=dual, loss="squared_hinge",
                      penalty="l2", tol=1e-4, max_iter=1000, fit_intercept=True,
                      intercept_scaling=1, random_state=seed)
 
 
 def sap_score_matrix(codes_train, factors_train, codes_test, factors_test, *, continuous: bool,
-                     varying: np.ndarray, seed: int = 0) -> np.ndarray:
+                     varying: np.ndarray, seed: int = 0, dual: bool = True) -> np.ndarray:
     """Score matrix S (n_codes, n_factors) of Kumar et al. Sec. 3 (validated inputs).
 
     Discrete: S[i, k] = test accuracy of a linear SVM predicting factor k from code i alone.
@@ -51,13 +52,13 @@ def sap_score_matrix(codes_train, factors_train, codes_test, factors_test, *, co
             with warnings.catch_warnings():
                 # C=0.01 often stops at max_iter; the reference lived with the same warning.
                 warnings.simplefilter("ignore")
-                clf = _linear_svc(seed).fit(x_train[:, None], y_train)
+                clf = _linear_svc(seed, dual).fit(x_train[:, None], y_train)
             scores[i, k] = np.mean(clf.predict(codes_test[:, i][:, None]) == y_test)
     return scores
 
 
 def sap(codes_train, factors_train, codes_test, factors_test, *, continuous: bool = False,
-        seed: int = 0) -> dict:
+        seed: int = 0, dual: bool = True) -> dict:
     """SAP score (Kumar et al. 2018, Sec. 3), as disentanglement_lib's ``_compute_sap``.
 
     Args:
@@ -71,6 +72,11 @@ def sap(codes_train, factors_train, codes_test, factors_test, *, continuous: boo
             squared correlation of code i and factor k on the training split (test split unused,
             as the reference).
         seed: random_state of the SVM's dual coordinate descent (the reference passed none).
+        dual: True (default): the dual solver, the reference's effective setting of its time;
+            False: the primal solver, what the reference's bare ``LinearSVC(...)`` resolves to on
+            scikit-learn >= 1.3 (``dual="auto"`` with one feature). Both minimise the same
+            objective and agree exactly on most data; where the dual solver stops at max_iter
+            (e.g. heavy-tailed codes) they differ by ~0.01 (docs/metrics.md).
 
     SAP = mean over factors of (largest - second largest S[., k]) over codes. Bounds [0, 1].
     The published protocol (Locatello et al. 2019) uses 10,000 train / 5,000 test points.
@@ -87,7 +93,7 @@ def sap(codes_train, factors_train, codes_test, factors_test, *, continuous: boo
     check_min_codes(ctr, 2, "sap", "the gap between the two most predictive codes")
     varying = varying_factors(ftr, "sap", "factors_train")
     s = sap_score_matrix(ctr.astype(np.float64), ftr, cte.astype(np.float64), fte,
-                         continuous=continuous, varying=varying, seed=seed)
+                         continuous=continuous, varying=varying, seed=seed, dual=dual)
     top = np.sort(s, axis=0)
     per_factor = np.where(varying, top[-1] - top[-2], 0.0)
     return {
