@@ -51,9 +51,18 @@ def main() -> None:
     parser.add_argument("--predictors", default="gbt,lightgbm,hist_gbt,random_forest,lasso")
     parser.add_argument("--n-jobs", type=int, default=1, help="factors fitted in parallel")
     parser.add_argument("--json", help="also write the raw results here")
+    parser.add_argument("--from-json", nargs="+", metavar="FILE",
+                        help="only print the table of rows saved by earlier --json runs (e.g. the "
+                             "slow gbt rows run as separate processes)")
     args = parser.parse_args()
 
     rows = []
+    if args.from_json:
+        for path in args.from_json:
+            with open(path) as fh:
+                rows.extend(json.load(fh))
+        print_table(rows, args)
+        return
     for case in args.cases.split(","):
         rng = np.random.default_rng(0)
         codes, factors = make_case(case, args.n_train + args.n_test, rng)
@@ -67,9 +76,15 @@ def main() -> None:
                          "D": r["disentanglement"], "C": r["completeness"],
                          "I": r["informativeness_test"]})
             print(json.dumps(rows[-1]), flush=True)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=1)
+    print_table(rows, args)
 
+
+def print_table(rows: list[dict], args) -> None:
     print(f"\nn_train={args.n_train} n_test={args.n_test} n_jobs={args.n_jobs}\n")
-    print("| case | predictor | seconds | D | C | I (test) | |ΔD| | |ΔC| | |ΔI| |")
+    print("| case | predictor | seconds | D | C | I (test) | ΔD | ΔC | ΔI |")  # Δ = |x - gbt|
     print("|---|---|---|---|---|---|---|---|---|")
     worst: dict[str, list[float]] = {}
     for row in rows:
@@ -84,13 +99,10 @@ def main() -> None:
         print(f"| {row['case']} | {row['predictor']} | {row['seconds']:.1f} | {row['D']:.4f} | "
               f"{row['C']:.4f} | {row['I']:.4f} | " + " | ".join(diffs) + " |")
     if worst:
-        print("\n| predictor | max |ΔD| | max |ΔC| | max |ΔI| | best speed-up vs gbt |")
+        print("\n| predictor | max ΔD | max ΔC | max ΔI | best speed-up vs gbt |")
         print("|---|---|---|---|---|")
         for name, (d, c, i, speed) in worst.items():
             print(f"| {name} | {d:.4f} | {c:.4f} | {i:.4f} | {speed:.0f}x |")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(rows, fh, indent=1)
 
 
 if __name__ == "__main__":
