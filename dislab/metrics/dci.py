@@ -224,9 +224,10 @@ def dci(codes_train, factors_train, codes_test, factors_test, *, predictor: str 
     ctr, cte = ctr.astype(np.float64), cte.astype(np.float64)
     varying = varying_factors(ftr, "dci", "factors_train")
     ks = [int(k) for k in np.flatnonzero(varying)]
+
     def job(k):
-        # One thread per predictor: OpenMP pools (lightgbm, hist_gbt) spin and slow down by
-        # 10-50x on a busy machine; parallelism comes from n_jobs over factors instead.
+        # One thread per predictor: OpenMP pools (lightgbm, hist_gbt) spin and were 50-100x
+        # slower on the busy 2-core machine; parallelism comes from n_jobs over factors instead.
         from threadpoolctl import threadpool_limits
 
         with warnings.catch_warnings(), threadpool_limits(1):
