@@ -129,7 +129,7 @@ def diagnose(model, dataset, *, n_samples: int = 64, n_reference: int = 1000, n_
     if len(levels) > 1:
         per_level, start = [], 0
         for l, size in enumerate(levels):
-            cols = [j for j in active if start <= j < start + size]
+            cols = [int(j) for j in active if start <= j < start + size]
             per_level.append({"level": l, "latents": list(range(start, start + size)), "active": cols,
                               **_orthogonality(J[:, :, cols])})
             start += size
