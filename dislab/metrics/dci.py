@@ -175,8 +175,8 @@ def dci(codes_train, factors_train, codes_test, factors_test, *, predictor: str 
             ``"lightgbm"``: LightGBM shaped like the reference's trees (max_depth 3, 8 leaves,
             min 1 sample per leaf, 100 rounds, learning rate 0.1), gain importance (optional
             extra ``dislab[fast]``); a fast approximation: at 10,000/5,000 points informativeness
-            within 0.003 of "gbt", D and C within 0.03 for axis-aligned codes but up to 0.06
-            when codes mix factors (docs/benchmarks.md, "DCI predictors");
+            within 0.015 of "gbt", D and C within 0.03 for axis-aligned or rotated codes but up
+            to 0.06 when codes mix factors (docs/benchmarks.md, "DCI predictors");
             ``"hist_gbt"``: scikit-learn ``HistGradientBoostingClassifier`` shaped likewise
             (no early stopping), total split gain per code; a fast approximation like
             "lightgbm" (max differences to "gbt" 0.053 in D, 0.034 in C);
