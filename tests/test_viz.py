@@ -214,7 +214,7 @@ def test_activity_falls_back_to_variance_for_non_factorised_priors(model):
 # -- charts -------------------------------------------------------------------------------------
 def test_training_curves_panels_and_log_scale():
     log = [{"step": s, "loss": 5000.0 / s + 10, "kl": np.sin(s) - 0.5, "elbo": -100.0 - s,
-            "images_per_s": 300.0, "wall_time_s": float(s)} for s in range(1, 200, 10)]
+            "images_per_s": 300.0, "wall_time_s": float(s), "kl_monte_carlo": 0.0} for s in range(1, 200, 10)]
     assert curves.curve_keys(log) == ["loss", "kl", "elbo"]
     fig = curves.training_curves(log)
     axes = [a for a in fig.axes if a.get_visible()]

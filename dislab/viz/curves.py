@@ -20,6 +20,8 @@ from dislab.viz.grid import new_figure
 NOT_TERMS = frozenset({
     "step", "epoch", "time", "wall_time", "wall_time_s", "elapsed", "elapsed_s", "seconds", "images_per_s",
     "images_per_second", "steps_per_s", "lr", "learning_rate",
+    # a flag (1 = the KL is a Monte Carlo estimate, 0 = closed form), constant over a run
+    "kl_monte_carlo",
 })
 LOG_SCALE_RATIO = 20.0
 
