@@ -240,7 +240,9 @@ def _fit(run_dir: Path, config: TrainConfig, model, dataset, device: torch.devic
                         for k, v in row.items():
                             if k != "step":
                                 writer.add_scalar(f"train/{k}", v, step)
-                    shown = {k: f"{row[k]:.4g}" for k in names[:5] if k != "elbo"}
+                    # the loss and its main terms; the ELBO repeats the loss, kl_monte_carlo is a flag
+                    main = [k for k in names if k not in ("elbo", "kl_monte_carlo")][:4]
+                    shown = {k: f"{row[k]:.4g}" for k in main}
                     shown["img/s"] = f"{row['images_per_s']:.0f}"
                     bar.set_postfix(shown, refresh=False)  # a dict keeps this order
                     acc, n_acc, t_mark, step_mark = None, 0, now, step
