@@ -186,7 +186,7 @@ class DSprites(FactorDataset):
         self.path: Path | None = None
         self._packed: np.ndarray | None = None
         if path is not None:
-            self.path = files.resolve_path(None if path == "env" else path, FILE_NAME, self.name)
+            self.path = files.resolve_path(path, FILE_NAME, self.name)
             self._read_file(self.path)
 
     @property

@@ -28,10 +28,10 @@ def resolve_path(path: str | os.PathLike | None, default_name: str, dataset: str
     """The file (or, with ``folder=True``, the folder) a dataset reads.
 
     A file may be given as itself or as a folder holding ``default_name``; a folder is given as
-    itself. When ``path`` is None, ``$DISLAB_DATA/default_name`` is used. Raises DataError when
-    nothing is found.
+    itself. When ``path`` is None or ``"env"``, ``$DISLAB_DATA/default_name`` is used. Raises
+    DataError when nothing is found.
     """
-    if path is None:
+    if path is None or (isinstance(path, str) and path == "env"):
         root = os.environ.get(DATA_ENV)
         if not root:
             raise DataError(

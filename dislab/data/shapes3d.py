@@ -219,7 +219,7 @@ class Shapes3D(FactorDataset):
         self.path: Path | None = None
         self._h5 = None
         if path is not None:
-            self.path = files.resolve_path(None if path == "env" else path, FILE_NAME, self.name)
+            self.path = files.resolve_path(path, FILE_NAME, self.name)
             self._check_file(self.path)
 
     @property
