@@ -303,15 +303,43 @@ def array_metric(sampler):
     return getattr(importlib.import_module(module), name)
 
 
+def kl_is_the_priors(model) -> bool:
+    """Whether :func:`latent_kl` uses the model's own prior (factorised, closed-form KL) rather
+    than the reference's N(0, I)."""
+    prior = getattr(model, "prior", None)
+    return bool(prior is not None and getattr(prior, "factorised", False) and getattr(prior, "analytic_kl", False))
+
+
 def latent_kl(model, mu: "torch.Tensor", logvar: "torch.Tensor") -> "torch.Tensor":
     """Per-point, per-latent KL ``(n, n_latents)`` nats of ``q(z|x) = N(mu, exp(logvar))`` to the
     model's prior: the prior's own ``kl_per_latent`` when it is factorised and analytic (the
     standard normal: ``½(mu² + σ² − log σ² − 1)``, the reference's formula), else the KL to
     N(0, I), which is what the reference uses for every model."""
-    prior = getattr(model, "prior", None)
-    if prior is not None and getattr(prior, "factorised", False) and getattr(prior, "analytic_kl", False):
-        return prior.kl_per_latent(mu, logvar, mu)
+    if kl_is_the_priors(model):
+        return model.prior.kl_per_latent(mu, logvar, mu)
     return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0)
+
+
+def codes_and_kl(model, dataset: FactorDataset, index: np.ndarray, *, batch_size: int = ENCODE_BATCH,
+                 device: "str | torch.device" = "cpu", on_batch: Callable[[int], None] | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """UDR's inputs for one model: posterior means ``(len(index), n_latents)`` float64 of the
+    images at flat ``index`` and each latent's KL (:func:`latent_kl`) averaged over them,
+    ``(n_latents,)`` nats, clipped at 0 (rounding). ``on_batch(n)`` is called after each batch."""
+    import torch
+
+    enc = ModelEncoder(model, batch_size=batch_size, device=device, progress=False)
+    mus, kl_sum = [], None
+    for start in range(0, len(index), batch_size):
+        idx = index[start:start + batch_size]
+        _, mu, logvar = enc.full_codes(dataset.images(idx))
+        with torch.no_grad():  # a learned prior has parameters: no graph
+            kl = latent_kl(model, torch.from_numpy(mu), torch.from_numpy(logvar)).sum(0).double().numpy()
+        kl_sum = kl if kl_sum is None else kl_sum + kl
+        mus.append(mu)
+        if on_batch is not None:
+            on_batch(len(idx))
+    return np.concatenate(mus).astype(np.float64), np.clip(kl_sum / len(index), 0.0, None)
 
 
 def compute_udr(dataset: FactorDataset, models: Sequence, *, seed: int = 0, n_points: int = N_TRAIN,
@@ -337,18 +365,10 @@ def compute_udr(dataset: FactorDataset, models: Sequence, *, seed: int = 0, n_po
     with tqdm(total=len(models) * len(index), desc="udr", unit="img", disable=None if progress else True,
               leave=False) as bar:
         for model in models:
-            enc = ModelEncoder(model, batch_size=batch_size, device=device, progress=False)
-            mus, kl_sum = [], None
-            for start in range(0, len(index), batch_size):
-                idx = index[start:start + batch_size]
-                _, mu, logvar = enc.full_codes(dataset.images(idx))
-                with torch.no_grad():  # a learned prior has parameters: no graph
-                    kl = latent_kl(model, torch.from_numpy(mu), torch.from_numpy(logvar)).sum(0).numpy()
-                kl_sum = kl if kl_sum is None else kl_sum + kl
-                mus.append(mu)
-                bar.update(len(idx))
-            codes.append(np.concatenate(mus))
-            kls.append(kl_sum / len(index))
+            c, kl = codes_and_kl(model, dataset, index, batch_size=batch_size, device=device,
+                                 on_batch=bar.update)
+            codes.append(c)
+            kls.append(kl)
     out = udr(codes, kls, method=method, kl_threshold=kl_threshold, seed=seed)
     out["kl"] = [k.tolist() for k in kls]
     return out

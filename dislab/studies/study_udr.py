@@ -3,7 +3,8 @@
 For each group (by default all seeds of one setting), the same ``n_points`` points of the group's
 dataset (drawn with ``seed``) are encoded by every trained run of the group: codes are the posterior
 means ``(n_points, n_latents)`` and each latent's KL is its posterior's KL to the prior, averaged over
-the points, ``(n_latents,)`` nats (the reference's choice). :func:`dislab.metrics.udr.udr` then
+the points, ``(n_latents,)`` nats (:func:`dislab.metrics.sampling.codes_and_kl`: the prior's closed
+form when it is factorised and has one, else N(0, I) as the reference). :func:`dislab.metrics.udr.udr` then
 gives each run its Spearman (UDR_S) and Lasso (UDR_L) score, the median of its pairwise scores.
 
 Results go to ``udr.json`` in the study folder (groups, pairwise matrices) and, merged, into each
@@ -33,9 +34,7 @@ def encode_group(run_dirs: list[Path], n_points: int, seed: int, *, device: str 
 
     The points come from the first run's dataset; every run must have been trained on the same
     dataset (name and options)."""
-    import torch
-
-    from dislab.objectives.gaussian_kl import gaussian_kl_per_latent
+    from dislab.metrics.sampling import codes_and_kl, kl_is_the_priors
     from dislab.training import open_run
 
     runs = [open_run(d) for d in run_dirs]
@@ -50,24 +49,13 @@ def encode_group(run_dirs: list[Path], n_points: int, seed: int, *, device: str 
     codes, kls, notes = [], [], []
     for r in runs:
         model = r.model(device)
-        gen = torch.Generator(device=device).manual_seed(seed)
-        mus, kl_sum = [], None
-        with torch.no_grad():
-            for s in range(0, n_points, batch):
-                x = dataset.images(index[s:s + batch]).to(device)  # (b, C, H, W)
-                mu, logvar = model.encode(x)  # (b, d) each
-                z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=gen, device=device)
-                try:
-                    kl = model.prior.kl_per_latent(mu, logvar, z)  # (b, d)
-                except NotImplementedError:
-                    kl = gaussian_kl_per_latent(mu, logvar)
-                    if not notes or notes[-1] != r.path.name:
-                        notes.append(r.path.name)
-                kl_sum = kl.sum(0) if kl_sum is None else kl_sum + kl.sum(0)
-                mus.append(mu.cpu())
-        codes.append(torch.cat(mus).double().numpy())
-        kls.append(np.clip((kl_sum / n_points).double().cpu().numpy(), 0.0, None))
-    return codes, kls, [f"{n}: prior not factorised, KL per latent taken against N(0, I)" for n in notes]
+        c, kl = codes_and_kl(model, dataset, index, batch_size=batch, device=device)
+        codes.append(c)
+        kls.append(kl)
+        if not kl_is_the_priors(model):
+            notes.append(r.path.name)
+    return codes, kls, [f"{n}: prior without a closed-form factorised KL, KL per latent taken against N(0, I)"
+                         for n in notes]
 
 
 def merge_evaluation(run_dir: Path, block: dict[str, Any], parameters: dict[str, Any],
