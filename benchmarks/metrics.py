@@ -1,11 +1,12 @@
 """Speed of the metrics on arrays of the published sizes (docs/benchmarks.md, "## Metrics").
 
-    .venv/bin/python benchmarks/metrics.py [--repeats 3] [--predictor lightgbm] [--skip-suite]
+    .venv/bin/python benchmarks/metrics.py [--repeats 3] [--predictor lightgbm] [--n-jobs -1] [--skip-suite]
 
 Prints one table: median and min seconds of
 
 * MIG on 10,000 x 10 codes (target < 0.5 s);
-* the supervised array suite for one model — MIG, DCI with the fast predictor, SAP,
+* the supervised array suite for one model — MIG, DCI with the fast predictor on every core as
+  ``dislab evaluate`` runs it, SAP,
   modularity/explicitness, IRS — on 10,000 train / 5,000 test points (target < 30 s);
 * UDR of 10 models x 10,000 points x 10 codes, Spearman and Lasso (target < 10 s).
 
@@ -48,6 +49,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--predictor", default="lightgbm", help="fast DCI predictor (default lightgbm)")
+    parser.add_argument("--n-jobs", type=int, default=-1,
+                        help="DCI's n_jobs (default -1, every core, as dislab evaluate)")
     parser.add_argument("--skip-suite", action="store_true", help="skip the supervised suite")
     args = parser.parse_args()
 
@@ -71,7 +74,8 @@ def main() -> None:
         def suite():
             for name, fn in (
                 ("mig", lambda: mig(c_tr, f_tr)),
-                ("dci", lambda: dci(c_tr, f_tr, c_te, f_te, predictor=args.predictor, progress=False)),
+                ("dci", lambda: dci(c_tr, f_tr, c_te, f_te, predictor=args.predictor,
+                                    n_jobs=args.n_jobs, progress=False)),
                 ("sap", lambda: sap(c_tr, f_tr, c_te, f_te)),
                 ("modularity_explicitness", lambda: modularity_explicitness(c_tr, f_tr, c_te, f_te)),
                 ("irs", lambda: irs(c_tr, f_tr)),

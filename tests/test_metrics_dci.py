@@ -99,3 +99,15 @@ def test_unknown_predictor_and_constant_factor():
     assert np.asarray(r["importance"])[:, 1].tolist() == [0.0, 0.0]
     with pytest.raises(DataError, match="constant"):
         dci(*_split(codes, np.zeros_like(f)), predictor="lasso")
+
+
+def test_n_jobs_every_core_gives_the_same_scores():
+    """n_jobs=-1 (dislab evaluate's setting) fits factors in processes, largest first; the
+    scores and their factor order must not change."""
+    codes, f = _data(n=300, sizes=(3, 5, 2))
+    one = dci(*_split(codes, f), predictor="random_forest", progress=False)
+    every = dci(*_split(codes, f), predictor="random_forest", n_jobs=-1, progress=False)
+    assert every["importance"] == one["importance"]
+    assert every["informativeness_test_per_factor"] == one["informativeness_test_per_factor"]
+    with pytest.raises(ConfigError, match="n_jobs"):
+        dci(*_split(codes, f), predictor="lasso", n_jobs=0)
