@@ -62,7 +62,8 @@ def test_constant_features_predict_the_majority_class():
 
 @pytest.mark.slow
 def test_dci_lightgbm_agrees_with_gbt_on_mixed_codes():
-    """The docs' agreement claim on a small `mixed`-like case: D, C, I within 0.03 of "gbt"."""
+    """The docs' agreement claim on a small `mixed`-like case (the issue's bar is 0.03; measured
+    here 0.004 in C and 0.003 in importance): D, C, I and every importance within 0.015."""
     rng = np.random.default_rng(0)
     sizes = np.array([3, 6, 10])
     f = rng.integers(0, sizes, size=(1500, 3))
@@ -74,5 +75,5 @@ def test_dci_lightgbm_agrees_with_gbt_on_mixed_codes():
     fast = dci(*split, predictor="lightgbm", progress=False)
     ref = dci(*split, predictor="gbt", progress=False)
     for key in ("disentanglement", "completeness", "informativeness_test"):
-        assert fast[key] == pytest.approx(ref[key], abs=0.03), key
-    assert np.abs(np.subtract(fast["importance"], ref["importance"])).max() < 0.05
+        assert fast[key] == pytest.approx(ref[key], abs=0.015), key
+    assert np.abs(np.subtract(fast["importance"], ref["importance"])).max() < 0.015
