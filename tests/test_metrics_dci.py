@@ -84,8 +84,14 @@ def test_fast_predictors_recover_an_axis_aligned_code(predictor):
 def test_lightgbm_missing_gives_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "lightgbm", None)
     codes, f = _data(n=50)
-    with pytest.raises(ConfigError, match=r"dislab\[fast\]"):
+    with pytest.raises(ConfigError, match=r"pip install lightgbm"):
         dci(*_split(codes, f, 30), predictor="lightgbm")
+    # dislab evaluate then falls back to the reference predictor, not to an approximation
+    from dislab.metrics.evaluate import default_options
+
+    assert default_options()["dci"]["predictor"] == "gbt"
+    monkeypatch.delitem(sys.modules, "lightgbm")
+    assert default_options()["dci"] == {"predictor": "lightgbm", "n_jobs": -1}
 
 
 def test_unknown_predictor_and_constant_factor():

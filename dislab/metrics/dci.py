@@ -65,8 +65,8 @@ def _require_lightgbm():
         import lightgbm
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ConfigError(
-            'predictor="lightgbm" needs the optional package lightgbm: pip install "dislab[fast]" '
-            '(or use predictor="hist_gbt", which needs only scikit-learn)'
+            'predictor="lightgbm" needs the package lightgbm, a dependency of dislab that is not '
+            'installed here: pip install lightgbm (or use predictor="gbt", the slow reference)'
         ) from exc
     return lightgbm
 
@@ -171,7 +171,7 @@ def dci(codes_train, factors_train, codes_test, factors_test, *, predictor: str 
             ``"gbt"`` (default): scikit-learn ``GradientBoostingClassifier()`` with default
             parameters, importance = |feature_importances_| (mean impurity decrease) — the
             reference setting of disentanglement_lib, agreement measured in docs/metrics.md;
-            ``"lightgbm"`` (fast; optional extra ``dislab[fast]``): scikit-learn's gradient
+            ``"lightgbm"`` (fast; needs the package lightgbm): scikit-learn's gradient
             boosting algorithm with the same defaults (log-prior start, multinomial residuals,
             squared-error splits, depth 3, Newton leaf values with the (K-1)/K factor, 100
             rounds at 0.1) whose trees LightGBM grows with a histogram bin per distinct value
