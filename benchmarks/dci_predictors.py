@@ -74,7 +74,8 @@ def main() -> None:
             seconds = time.perf_counter() - start
             rows.append({"case": case, "predictor": predictor, "seconds": seconds,
                          "D": r["disentanglement"], "C": r["completeness"],
-                         "I": r["informativeness_test"]})
+                         "I": r["informativeness_test"], "n_train": args.n_train,
+                         "n_test": args.n_test, "n_jobs": args.n_jobs})
             print(json.dumps(rows[-1]), flush=True)
     if args.json:
         with open(args.json, "w") as fh:
@@ -83,7 +84,11 @@ def main() -> None:
 
 
 def print_table(rows: list[dict], args) -> None:
-    print(f"\nn_train={args.n_train} n_test={args.n_test} n_jobs={args.n_jobs}\n")
+    # rows read with --from-json carry the sizes they were run with (older files: unknown)
+    settings = sorted({(r.get("n_train", "?"), r.get("n_test", "?"), r.get("n_jobs", "?"))
+                       for r in rows}, key=str) if args.from_json else [
+        (args.n_train, args.n_test, args.n_jobs)]
+    print("\n" + "; ".join(f"n_train={a} n_test={b} n_jobs={c}" for a, b, c in settings) + "\n")
     print("| case | predictor | seconds | D | C | I (test) | ΔD | ΔC | ΔI |")  # Δ = |x - gbt|
     print("|---|---|---|---|---|---|---|---|---|")
     worst: dict[str, list[float]] = {}
