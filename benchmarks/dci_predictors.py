@@ -61,7 +61,7 @@ def main() -> None:
         for path in args.from_json:
             with open(path) as fh:
                 rows.extend(json.load(fh))
-        print_table(rows, args)
+        print_table(rows)
         return
     for case in args.cases.split(","):
         rng = np.random.default_rng(0)
@@ -80,14 +80,13 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=1)
-    print_table(rows, args)
+    print_table(rows)
 
 
-def print_table(rows: list[dict], args) -> None:
-    # rows read with --from-json carry the sizes they were run with (older files: unknown)
+def print_table(rows: list[dict]) -> None:
+    # every row carries the sizes it was run with (rows of older --json files: unknown)
     settings = sorted({(r.get("n_train", "?"), r.get("n_test", "?"), r.get("n_jobs", "?"))
-                       for r in rows}, key=str) if args.from_json else [
-        (args.n_train, args.n_test, args.n_jobs)]
+                       for r in rows}, key=str)
     print("\n" + "; ".join(f"n_train={a} n_test={b} n_jobs={c}" for a, b, c in settings) + "\n")
     print("| case | predictor | seconds | D | C | I (test) | ΔD | ΔC | ΔI |")  # Δ = |x - gbt|
     print("|---|---|---|---|---|---|---|---|---|")

@@ -93,12 +93,13 @@ def fit_gradient_boosting(x_train: np.ndarray, y_train: np.ndarray, x_test: np.n
     # LightGBM refuses data without a varying feature; constant features never split (so their
     # importance is 0) and with none left every tree is a single leaf whose Newton step is 0 (the
     # residuals sum to 0 at the prior): the prediction stays the majority class.
-    varying = np.ptp(x_train, axis=0) > 0
+    span = np.ptp(x_train, axis=0)
+    varying = span > 0
     if not varying.any():
         return importance, labels(raw), labels(raw_test)
     # Trees only see the order of values: each feature is mapped affinely onto [1, 2] so that
     # LightGBM's special treatment of |x| < 1e-35 as zero cannot merge tiny but distinct codes.
-    low, span = x_train[:, varying].min(axis=0), np.ptp(x_train[:, varying], axis=0)
+    low, span = x_train[:, varying].min(axis=0), span[varying]
     x_train = 1.0 + (x_train[:, varying] - low) / span
     x_test = 1.0 + (x_test[:, varying] - low) / span
 

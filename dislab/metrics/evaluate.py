@@ -52,9 +52,10 @@ def default_options() -> dict[str, dict]:
     try:
         import lightgbm  # noqa: F401
 
-        return {"dci": {"predictor": "lightgbm", "n_jobs": -1}}
+        predictor = "lightgbm"
     except ImportError:  # a dependency, but a platform may lack its wheel: slow but faithful
-        return {"dci": {"predictor": "gbt", "n_jobs": -1}}
+        predictor = "gbt"
+    return {"dci": {"predictor": predictor, "n_jobs": -1}}
 
 
 def parse_metric_names(metrics: str | Iterable[str] | None) -> list[str] | None:
