@@ -238,7 +238,9 @@ class Shapes3D(FactorDataset):
         wall, floor, obj = rgb[f[:, 1]], rgb[f[:, 0]], rgb[f[:, 2]]  # (n, 3) each
         colours = torch.stack([wall, floor - wall, obj], dim=2)  # (n, channel, layer)
         layers = _layers()[f[:, 4], f[:, 3], f[:, 5]]  # (n, layer, H·W)
-        return torch.bmm(colours, layers).view(len(idx), 3, SIDE, SIDE)
+        # The colour mix is a sum of products of values in [0, 1] whose exact result lies in [0, 1];
+        # its float rounding depends on the CPU's kernels (AVX-512 lands at -2e-8), so clamp.
+        return torch.bmm(colours, layers).clamp_(0.0, 1.0).view(len(idx), 3, SIDE, SIDE)
 
     # -- the original file ---------------------------------------------------------------------
     def _open(self):
