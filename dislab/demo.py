@@ -60,12 +60,13 @@ def free_folder(out: Path) -> Path:
         k += 1
 
 
-def demo_config(*, steps: int, dataset: str = DATASET, device: str = "auto", seed: int = 0):
+def demo_config(*, steps: int, dataset: str = DATASET, device: str = "auto", seed: int = 0,
+                precision: str = "auto"):
     """The TrainConfig of the demo."""
     from dislab.training import TrainConfig
 
     return TrainConfig(model=MODEL, dataset=dataset, model_options=dict(MODEL_OPTIONS), steps=steps,
-                       batch_size=BATCH_SIZE, lr=LR, seed=seed, device=device,
+                       batch_size=BATCH_SIZE, lr=LR, seed=seed, device=device, precision=precision,
                        log_every=max(1, min(100, steps // 30)), checkpoint_every=max(1, min(1000, steps)))
 
 

@@ -119,13 +119,30 @@ class LatentVariableModel(nn.Module):
         self.prior = (prior if prior is not None
                       else PRIORS.get(config.prior)(config.n_latents, **dict(config.prior_options)))
         self.prior.attach(self)  # priors built from the model (VampPrior's pseudo-inputs) hook in here
+        # dtype the networks compute in (None: float32). The trainer sets it from TrainConfig.precision
+        # (dislab.training.precision); it is not part of the config, since the weights are the same.
+        self.network_dtype: torch.dtype | None = None
+
+    def network(self, net: nn.Module, *args):
+        """``net(*args)`` at the training precision: under bf16 autocast when ``network_dtype`` is
+        set, with floating outputs cast back to float32, so that everything outside the networks
+        (reparameterisation, priors, every loss term) computes in float32. Models call their
+        encoder and decoder through this."""
+        if self.network_dtype is None:
+            return net(*args)
+        from dislab.training.precision import network_autocast, to_float32
+
+        device_type = next(self.parameters()).device.type
+        with network_autocast(self.network_dtype, device_type):
+            out = net(*args)
+        return to_float32(out)
 
     # -- inference and generation -----------------------------------------------------------
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.encoder(x)
+        return self.network(self.encoder, x)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)
+        return self.network(self.decoder, z)
 
     def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
         """Mean image of p(x | z) in [0, 1] (both reconstructions use σ(logits) as the mean)."""

@@ -230,19 +230,19 @@ class LadderVAE(LatentVariableModel):
     def _infer(self, x: torch.Tensor, sample: bool):
         """Bottom-up then top-down; per level (lowest first) (z, mu_q, logvar_q, kl) and the final g.
         ``kl`` is None without ``sample`` (encode; a VampPrior's own encode must not recurse into it)."""
-        bottom_up = self.encoder(x)  # [(mu_hat, logvar_hat)] lowest first
+        bottom_up = self.network(self.encoder, x)  # [(mu_hat, logvar_hat)] lowest first
         n_levels = len(bottom_up)
         mu, logvar = bottom_up[-1]  # the top posterior is the bottom-up term alone
         z = self.reparameterize(mu, logvar) if sample else mu
         levels = [None] * n_levels
         levels[-1] = (z, mu, logvar, self.prior.top.kl(mu, logvar, z) if sample else None)
-        g = self.decoder.top(z)
+        g = self.network(self.decoder.top, z)
         for l in reversed(range(n_levels - 1)):
             mu_p, logvar_p = self.prior.conditionals[l](g)
             mu, logvar = precision_weighted(*bottom_up[l], mu_p, logvar_p)
             z = self.reparameterize(mu, logvar) if sample else mu
             levels[l] = (z, mu, logvar, gaussian_kl_between(mu, logvar, mu_p, logvar_p) if sample else None)
-            g = self.decoder.inject(l, g, z)
+            g = self.network(self.decoder.inject, l, g, z)
         return levels, g
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -254,14 +254,14 @@ class LadderVAE(LatentVariableModel):
     def prior_encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """q(z_top | x) alone, ``(n, top size)`` each: the bottom-up term, no top-down pass. A
         VampPrior on the top level encodes its pseudo-inputs with this."""
-        return self.encoder(x)[-1]
+        return self.network(self.encoder, x)[-1]
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self._split(z))
+        return self.network(self.decoder, self._split(z))
 
     def forward(self, x: torch.Tensor, step: int = 0) -> ModelOutput:
         levels, g = self._infer(x, sample=True)
-        logits = self.decoder.out(g)
+        logits = self.network(self.decoder.out, g)
         rec = reconstruction_nll(self.config.reconstruction, logits, x).mean()
         penalty, terms = level_penalties(self.config, levels, [None] * len(levels))
         loss = rec + penalty

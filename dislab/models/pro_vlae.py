@@ -131,22 +131,22 @@ class ProVLAE(LatentVariableModel):
         return gates_at(len(self.latent_levels), n_active, fade)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        levels = self.encoder(x, self._gates())
+        levels = self.network(self.encoder, x, self._gates())
         return torch.cat([m for m, _ in levels], -1), torch.cat([lv for _, lv in levels], -1)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(torch.split(z, self.latent_levels, dim=-1), self._gates())
+        return self.network(self.decoder, torch.split(z, self.latent_levels, dim=-1), self._gates())
 
     def forward(self, x: torch.Tensor, step: int = 0) -> ModelOutput:
         if self.training:
             self.progress_step.fill_(int(step))
         n_active, fade = self.schedule(step)
         gates = gates_at(len(self.latent_levels), n_active, fade)
-        posteriors = self.encoder(x, gates)
+        posteriors = self.network(self.encoder, x, gates)
         mu = torch.cat([m for m, _ in posteriors], -1)
         logvar = torch.cat([lv for _, lv in posteriors], -1)
         z = self.reparameterize(mu, logvar)
-        logits = self.decoder(torch.split(z, self.latent_levels, dim=-1), gates)
+        logits = self.network(self.decoder, torch.split(z, self.latent_levels, dim=-1), gates)
         rec = reconstruction_nll(self.config.reconstruction, logits, x).mean()
         kls = self.prior.kl_blocks(mu, logvar, z)  # per level (n,)
         split = lambda t: torch.split(t, self.latent_levels, dim=-1)  # noqa: E731

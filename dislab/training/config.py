@@ -62,12 +62,18 @@ class TrainConfig:
     channels_last: bool = True
     # Also write TensorBoard event files under <run>/tensorboard (needs the "tensorboard" extra).
     tensorboard: bool = False
+    # Arithmetic of the networks: "fp32"; "bf16" (encoder and decoder under bf16 autocast, every
+    # parameter, optimizer state and loss term in fp32; dislab.training.precision); "auto" (bf16
+    # where the device has fast bf16 units: AMX / AVX512-BF16 CPUs, bf16 GPUs). A run records the
+    # resolved value. Default fp32: the reference study's numbers were fp32 and a result should not
+    # depend on which machine ran it (docs/training.md "Precision").
+    precision: str = "fp32"
 
     def __post_init__(self):
         def put(name, value):
             object.__setattr__(self, name, value)
 
-        for name in ("model", "dataset", "device"):
+        for name in ("model", "dataset", "device", "precision"):
             if not isinstance(getattr(self, name), str):
                 raise ConfigError(f"{name} must be a string, got {getattr(self, name)!r}")
         for name in ("dataset_options", "model_options"):
@@ -94,6 +100,8 @@ class TrainConfig:
             raise ConfigError(f"lr must be a positive number, got {self.lr}")
         if not all(0.0 <= b < 1.0 for b in self.betas):
             raise ConfigError(f"betas must lie in [0, 1), got {self.betas}")
+        if self.precision not in ("fp32", "bf16", "auto"):
+            raise ConfigError(f"precision must be 'fp32', 'bf16' or 'auto', got {self.precision!r}")
         if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
             raise ConfigError(f"device must be 'auto', 'cpu', 'mps', 'cuda' or 'cuda:N', got {self.device!r}")
         bad = sorted(set(self.model_options) & set(DATASET_FILLED))

@@ -24,6 +24,7 @@ from dislab.errors import ConfigError, RunError
 from dislab.io import atomic_write_text, write_json
 from dislab.training.checkpoint import PRODUCER, load_checkpoint, save_checkpoint, save_weights
 from dislab.training.config import TrainConfig
+from dislab.training.precision import DTYPES, resolve_precision
 from dislab.training.run import (CHECKPOINT, CONFIG, TENSORBOARD, TRAIN_LOG, WEIGHTS, Run,
                                  build_model_from_record, read_log)
 
@@ -149,8 +150,9 @@ def memory_format(model, config: TrainConfig, device: torch.device) -> torch.mem
 
 
 def prepare_model(model, config: TrainConfig, device: torch.device):
-    """Move ``model`` to ``device`` in its training memory format and build its optimizers;
-    returns ``(model, groups, optimizers, fmt)`` with ``fmt`` the input memory format."""
+    """Move ``model`` to ``device`` in its training memory format and precision and build its
+    optimizers; returns ``(model, groups, optimizers, fmt)`` with ``fmt`` the input memory format."""
+    model.network_dtype = DTYPES[resolve_precision(config.precision, device)]
     fmt = memory_format(model, config, device)
     model = model.to(device=device, memory_format=fmt) if fmt == torch.channels_last else model.to(device)
     groups, optimizers = build_optimizers(model, config)
@@ -299,6 +301,8 @@ def init_run(config: TrainConfig | Mapping[str, Any], out: str | os.PathLike | N
     config = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
     out = Path(out) if out is not None else _default_out(config)
     device = select_device(config.device)
+    # "auto" is decided here, once: the run records fp32 or bf16 and keeps it on any machine
+    config = config.replace(precision=resolve_precision(config.precision, device))
     dataset = get_dataset(config.dataset, **config.dataset_options)
     cls = MODELS.get(config.model)
     model_config = replace_config(cls.config_class(), **config.model_options,
