@@ -90,13 +90,13 @@ class PlainLoop:
 class DislabLoop:
     """The trainer's hot path on a model prepared as ``dislab.training.train`` prepares it."""
 
-    def __init__(self, name: str, dataset, batch: int):
+    def __init__(self, name: str, dataset, batch: int, precision: str = "fp32"):
         from dislab.models import MODELS
         from dislab.models.base import replace_config
         from dislab.training import TrainConfig
         from dislab.training.fit import prepare_model, select_device
 
-        self.config = TrainConfig(model=name, dataset=DATASET, batch_size=batch)
+        self.config = TrainConfig(model=name, dataset=DATASET, batch_size=batch, precision=precision)
         cls = MODELS.get(name)
         model = cls(replace_config(cls.config_class(), observation_shape=tuple(dataset.observation_shape),
                                    dataset_size=len(dataset)))

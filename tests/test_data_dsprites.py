@@ -158,3 +158,17 @@ def test_data_root_comes_from_the_environment_when_opened(ds, tmp_path, monkeypa
     monkeypatch.delenv("DISLAB_DATA")
     with pytest.raises(DataError, match="DISLAB_DATA"):
         get_dataset("dsprites", path="env")
+
+
+def test_images_on_the_device_equal_the_host_images():
+    """The training loop asks ``images_on(index, device)``: procedural dSprites stamps on the
+    device itself; on the CPU both paths give the same pixels, and other datasets copy."""
+    import torch
+
+    from dislab.data import get_dataset
+
+    idx = np.arange(0, 737_280, 7919)
+    ds = get_dataset("dsprites")
+    assert torch.equal(ds.images_on(idx, "cpu"), ds.images(idx))
+    colour = get_dataset("color_dsprites")
+    assert torch.equal(colour.images_on(idx[:5], torch.device("cpu")), colour.images(idx[:5]))

@@ -135,6 +135,14 @@ class FactorDataset:
         """Float32 images ``(n, C, H, W)`` in [0, 1] at flat ``index`` ``(n,)``."""
         raise NotImplementedError
 
+    def images_on(self, index: np.ndarray | Sequence[int], device: torch.device | str) -> torch.Tensor:
+        """:meth:`images` on ``device``. This default renders on the host and copies; datasets that
+        can render on the device itself (procedural dSprites stamps its templates there) override
+        it, so a GPU training step moves only the batch's indices."""
+        device = torch.device(device)
+        out = self.images(index)
+        return out if device.type == "cpu" else out.to(device, non_blocking=True)
+
     def observations(self, factors) -> torch.Tensor:
         """Float32 images ``(n, C, H, W)`` in [0, 1] of factor rows ``(n, n_factors)``."""
         return self.images(self.index_of(factors))

@@ -153,18 +153,31 @@ def _template_offsets() -> torch.Tensor:
     return (r[:, None] * SIDE + r[None, :]).reshape(-1)
 
 
-def render_factors(factors: np.ndarray) -> torch.Tensor:
-    """Procedural dSprites images of factor rows ``(n, 5)`` (class indices), float32 (n, 1, 64, 64).
+def render_factors(factors: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Procedural dSprites images of factor rows ``(n, 5)`` (class indices), float32 (n, 1, 64, 64)
+    on ``device``.
 
     Stamps the precomputed template of (shape, scale, orientation) at the position's whole-pixel
-    offset: one scatter of n·625 values, no Python per image.
+    offset: one scatter of n·625 values, no Python per image. On a GPU the templates are kept on
+    the device (:func:`_device_templates`) and only the ``(n,)`` template ids and offsets travel.
     """
+    device = torch.device(device)
     f = torch.from_numpy(np.ascontiguousarray(factors, dtype=np.int64))
     tid = (f[:, 0] * 6 + f[:, 1]) * 40 + f[:, 2]
     top_left = (TEMPLATE_ORIGIN + f[:, 4]) * SIDE + (TEMPLATE_ORIGIN + f[:, 3])  # (n,)
-    out = torch.zeros(len(f), SIDE * SIDE)
-    out.scatter_(1, top_left[:, None] + _template_offsets()[None, :], _templates()[tid])
+    templates, offsets = _device_templates(str(device))
+    tid, top_left = tid.to(device, non_blocking=True), top_left.to(device, non_blocking=True)
+    out = torch.zeros(len(f), SIDE * SIDE, device=device)
+    out.scatter_(1, top_left[:, None] + offsets[None, :], templates[tid])
     return out.view(len(f), 1, SIDE, SIDE)
+
+
+@functools.lru_cache(maxsize=4)
+def _device_templates(device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The templates (720, 625) and their frame offsets (625,) on ``device`` (copied once)."""
+    if torch.device(device).type == "cpu":
+        return _templates(), _template_offsets()
+    return _templates().to(device), _template_offsets().to(device)
 
 
 # -- dataset -----------------------------------------------------------------------------------
@@ -199,6 +212,11 @@ class DSprites(FactorDataset):
             return render_factors(self.factors_of(idx))
         bits = np.unpackbits(self._packed[idx], axis=1, count=SIDE * SIDE)
         return torch.from_numpy(bits).view(len(idx), 1, SIDE, SIDE).float()
+
+    def images_on(self, index, device) -> torch.Tensor:
+        if self._packed is None:
+            return render_factors(self.factors_of(self.validate_indices(index)), device)
+        return super().images_on(index, device)
 
     def describe(self) -> dict:
         return {**super().describe(), "source": self.source}

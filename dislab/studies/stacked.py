@@ -41,6 +41,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from dislab.errors import ConfigError, RunError
 from dislab.io import atomic_write_text
 from dislab.training.fit import match_layout
+from dislab.training.precision import DTYPES, resolve_precision
 
 
 # -- the vectorised step (pure; tested against lone models) ---------------------------------------
@@ -120,6 +121,8 @@ class _Member:
         run = Run(out)
         self.path, self.config = run.path, config
         self.model = build_model_from_record(run.record["model"]).to(device)
+        # the template's network precision is what functional_call runs for every stacked model
+        self.model.network_dtype = DTYPES[resolve_precision(config.precision, device)]
         self.groups, self.optimizers = build_optimizers(self.model, config)
         state = load_checkpoint(run.path / CHECKPOINT, model=self.model, optimizers=self.optimizers)
         # load_checkpoint restored torch's generators to this run's: keep them as its own

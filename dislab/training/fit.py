@@ -162,9 +162,10 @@ def prepare_model(model, config: TrainConfig, device: torch.device):
 def sample_batch(dataset, batch_size: int, rng: np.random.Generator, device: torch.device,
                  fmt: torch.memory_format) -> torch.Tensor:
     """``(batch_size, C, H, W)`` images at flat indices drawn uniformly with replacement by ``rng``:
-    one vectorised ``dataset.images`` call, no per-item loader."""
+    one vectorised ``dataset.images_on`` call (rendered on the device where the dataset can), no
+    per-item loader."""
     index = dataset.sample_indices(batch_size, rng)  # (B,)
-    return dataset.images(index).to(device, non_blocking=True, memory_format=fmt)
+    return dataset.images_on(index, device).contiguous(memory_format=fmt)
 
 
 def training_step(model, x: torch.Tensor, step: int, groups, optimizers) -> tuple[list[str], torch.Tensor]:
