@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sweep": ("dislab.studies.cli_sweep", "run a study: many models, seeds and settings, resumable"),
     "udr": ("dislab.studies.cli_udr", "unsupervised disentanglement ranking over a study's runs"),
     "results": ("dislab.studies.cli_results", "aggregate a study's scores into a table and figures"),
+    "reproduce": ("dislab.reproduce.cli", "reproduce a published finding: sweep, evaluate, check its claims"),
     "datasets": ("dislab.data.cli", "list, show and export the ground-truth datasets"),
 }
 
