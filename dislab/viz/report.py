@@ -317,7 +317,7 @@ def write_report(run_dir: str | os.PathLike, *, out: str | os.PathLike | None = 
 
     stage("scores", lambda: _scores_section(page, run, evaluation, eval_error, factor_names))
     stage("curves", lambda: _curves_section(page, run))
-    stage("model", lambda: _model_sections(page, run, dataset, dataset_error, n_encode=n_encode, steps=steps,
+    stage("model", lambda: _model_sections(page, run, dataset, dataset_error, evaluation, n_encode=n_encode, steps=steps,
                                           n_frames=n_frames, n_gif_inputs=n_gif_inputs, gif=gif, seed=seed,
                                           kl_threshold=kl_threshold, progress=progress))
     stage("config", lambda: _config_section(page, run))
@@ -442,8 +442,8 @@ def _curves_section(page: Page, run) -> None:
                         f"Last logged row: {html.escape(summary)}."))
 
 
-def _model_sections(page: Page, run, dataset, dataset_error, *, n_encode, steps, n_frames, n_gif_inputs,
-                    gif, seed, kl_threshold, progress) -> None:
+def _model_sections(page: Page, run, dataset, dataset_error, evaluation, *, n_encode, steps, n_frames,
+                    n_gif_inputs, gif, seed, kl_threshold, progress) -> None:
     from dislab.viz.factors import latent_factor_plot
     from dislab.viz.kl import encode_sample, kl_bar_chart, latent_activity
     from dislab.viz.reconstructions import reconstruction_grid
@@ -471,6 +471,8 @@ def _model_sections(page: Page, run, dataset, dataset_error, *, n_encode, steps,
     activity = latent_activity(model, mu, logvar, seed=seed, threshold=kl_threshold)
     n_latents = mu.shape[1]
     n_active = int(activity.active.sum())
+    if evaluation is not None:
+        _context_section(page, evaluation, activity, dataset)
 
     # reconstructions
     pick = rng.choice(n, size=min(16, n), replace=False)
@@ -533,6 +535,30 @@ def _model_sections(page: Page, run, dataset, dataset_error, *, n_encode, steps,
     diag_path = run.path / "diagnostics.json"
     if diag_path.is_file():
         _diagnostics_section(page, diag_path)
+
+
+def _context_section(page: Page, evaluation, activity, dataset) -> None:
+    """What the scores say about this model: MIG per factor, DCI importance on inactive latents,
+    the headline scores beside the reference figures of the dataset (dislab.viz.context)."""
+    from dislab.reproduce.reference import reference_for
+    from dislab.viz.context import mig_breakdown, summary_sentences
+
+    names = list(dataset.factor_names) if dataset.has_factors else None
+    sentences = summary_sentences(evaluation, activity.active, names, reference_for(dataset.name))
+    parts = [f"<p>{html.escape(s)}</p>" for s in sentences]
+    mig = metric_blocks(evaluation).get("mig", {})
+    mi = find_matrix(evaluation, "mutual_info", prefer="mig")
+    if mi is not None and isinstance(mig.get("factor_entropy"), list):
+        rows = mig_breakdown(mi[1], mig["factor_entropy"], names)
+        parts.append(_table(["factor", "best latent", "its share of H(factor)", "runner-up", "its share",
+                             "gap (MIG term)", "verdict"],
+                            [[html.escape(r.factor), f"z{r.best}", f"{r.best_share:.3f}", f"z{r.second}",
+                              f"{r.second_share:.3f}", f"{r.gap:.3f}", html.escape(r.verdict)] for r in rows],
+                            numeric={2, 4, 5}))
+        parts.append(_caption("Normalised mutual information I(z; factor) / H(factor) from MIG's own matrix "
+                              "(posterior means, 20 bins). MIG is the mean of the gap column."))
+    if parts:
+        page.add("context", "What the scores say about this model", "\n".join(parts))
 
 
 def _diagnostics_section(page: Page, path: Path) -> None:
