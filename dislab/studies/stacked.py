@@ -140,11 +140,17 @@ def train_stacked(configs: Sequence, outs: Sequence[str | Path], *, progress: bo
 
     ``configs``: TrainConfigs; ``outs``: their run folders (new, or started ones to resume).
     Returns one entry per run: None when it reached its steps, else the error that stopped it
-    (e.g. :class:`dislab.training.NonFiniteLossError`). Errors of the whole stack raise.
+    (e.g. :class:`dislab.training.NonFiniteLossError`, or a :class:`RunError` for a folder that
+    another process trains). Errors of the whole stack raise.
+
+    Each folder is trained under the run's lock, as :func:`dislab.training.resume` trains one.
     """
+    import contextlib
+
     from dislab.data import get_dataset
+    from dislab.errors import DislabError
     from dislab.training import TrainConfig, init_run, select_device
-    from dislab.training.run import CONFIG
+    from dislab.training.run import CONFIG, run_lock
 
     configs = [c if isinstance(c, TrainConfig) else TrainConfig.from_dict(c) for c in configs]
     outs = [Path(o) for o in outs]
@@ -155,19 +161,24 @@ def train_stacked(configs: Sequence, outs: Sequence[str | Path], *, progress: bo
     dataset = get_dataset(configs[0].dataset, **configs[0].dataset_options)
     errors: list[BaseException | None] = [None] * len(configs)
     devices = [dev.index or 0] if dev.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        members = []
-        for c, out in zip(configs, outs):
-            if not (out / CONFIG).is_file() or not (out / "checkpoint" / "latest.json").is_file():
-                if out.exists() and not (out / "checkpoint" / "latest.json").is_file():
-                    import shutil
+    with torch.random.fork_rng(devices=devices), contextlib.ExitStack() as held:
+        members: list[_Member | None] = []
+        for i, (c, out) in enumerate(zip(configs, outs)):
+            try:
+                if not (out / CONFIG).is_file() or not (out / "checkpoint" / "latest.json").is_file():
+                    if out.exists() and not (out / "checkpoint" / "latest.json").is_file():
+                        import shutil
 
-                    shutil.rmtree(out)  # killed before its first checkpoint: nothing to keep
-                init_run(c, out)  # the trainer's own start: same seeding, same step-0 checkpoint
-            members.append(_Member(out, c, dev))
+                        shutil.rmtree(out)  # killed before its first checkpoint: nothing to keep
+                    init_run(c, out)  # the trainer's own start: same seeding, same step-0 checkpoint
+                held.enter_context(run_lock(out))
+                members.append(_Member(out, c, dev))
+            except DislabError as e:  # this folder only: the other seeds go on
+                errors[i] = e
+                members.append(None)
         by_step: dict[int, list[int]] = {}
         for i, m in enumerate(members):
-            if m.step < m.config.steps:
+            if m is not None and m.step < m.config.steps:
                 by_step.setdefault(m.step, []).append(i)
         for start, idx in sorted(by_step.items()):
             for i, err in zip(idx, _fit_stacked([members[i] for i in idx], dataset, dev, start, progress)):
@@ -181,6 +192,7 @@ def _fit_stacked(members: list[_Member], dataset, device: torch.device, step: in
     from tqdm.auto import tqdm
 
     from dislab.training import NonFiniteLossError
+    from dislab.training.checkpoint import latest_step
     from dislab.training.fit import sample_batch
 
     config = members[0].config
@@ -276,7 +288,7 @@ def _fit_stacked(members: list[_Member], dataset, device: torch.device, step: in
                 bad = [j for j, ok in enumerate(finite) if not ok]
                 for j in bad:
                     i = alive[j]
-                    last = int(json.loads((members[i].path / "checkpoint" / "latest.json").read_text())["step"])
+                    last = latest_step(members[i].path / "checkpoint")
                     bad_terms = [f"{n} ({v})" for n, v in zip(term_names, values[j].tolist()) if not np.isfinite(v)]
                     errors[i] = NonFiniteLossError(
                         f"non-finite {', '.join(bad_terms)} at step {step}; stopped before updating the "

@@ -4,8 +4,9 @@ checkpoint. :func:`train` starts a run folder, :func:`resume` continues one.
 Reproducibility: every generator is seeded from ``TrainConfig.seed`` (torch's global generators
 for weight init and reparameterisation noise, a numpy ``Generator`` for batch indices) inside
 ``torch.random.fork_rng``, so a call leaves the caller's generators untouched. A checkpoint holds
-all of their states, so on CPU a run resumed from a checkpoint ends with the same weights, bit for
-bit, as one that was never interrupted.
+all of their states, so on CPU a run resumed from a checkpoint ends with the same weights, bit
+for bit, as one that was never interrupted. What holds after a kill at any instant is listed in docs/training.md
+("Guarantees").
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from dislab.io import atomic_write_text, write_json
 from dislab.training.checkpoint import PRODUCER, load_checkpoint, save_checkpoint, save_weights
 from dislab.training.config import TrainConfig
 from dislab.training.run import (CHECKPOINT, CONFIG, TENSORBOARD, TRAIN_LOG, WEIGHTS, Run,
-                                 build_model_from_record, read_log)
+                                 build_model_from_record, read_log, run_lock)
 
 # Train options that may change when a run is resumed; the others define the run's result.
 RESUMABLE = ("steps", "log_every", "checkpoint_every", "tensorboard", "device")
@@ -276,7 +277,8 @@ def _claim_folder(out: Path, overwrite: bool) -> None:
                            f"another --out, or pass --overwrite to replace it")
         if not (out / CONFIG).is_file():
             raise RunError(f"refusing to overwrite {out}: it is not a dislab run folder ({CONFIG} missing)")
-        shutil.rmtree(out)
+        with run_lock(out):  # never from under a process that trains it
+            shutil.rmtree(out)
     out.mkdir(parents=True)
 
 
@@ -314,12 +316,13 @@ def init_run(config: TrainConfig | Mapping[str, Any], out: str | os.PathLike | N
         model = build_model_from_record(record["model"])  # config errors surface before any file
         model, _, optimizers, _ = prepare_model(model, config, device)
         _claim_folder(out, overwrite)
-        write_json(out / CONFIG, record, produced_by=PRODUCER)
-        (out / TRAIN_LOG).touch()
-        save_checkpoint(out / CHECKPOINT, step=0, model=model, optimizers=optimizers,
-                        np_rng=np.random.default_rng(config.seed),
-                        extra={"model": model.name, "wall_time_s": 0.0, "device": str(device)})
-        save_weights(out / WEIGHTS, model, {"step": "0", "model": model.name})
+        with run_lock(out):  # a resume started meanwhile says who writes the folder
+            write_json(out / CONFIG, record, produced_by=PRODUCER)
+            (out / TRAIN_LOG).touch()
+            save_checkpoint(out / CHECKPOINT, step=0, model=model, optimizers=optimizers,
+                            np_rng=np.random.default_rng(config.seed),
+                            extra={"model": model.name, "wall_time_s": 0.0, "device": str(device)})
+            save_weights(out / WEIGHTS, model, {"step": "0", "model": model.name})
     return out
 
 
@@ -340,36 +343,42 @@ def train(config: TrainConfig | Mapping[str, Any], *, out: str | os.PathLike | N
 def resume(run_dir: str | os.PathLike, *, changes: Mapping[str, Any] | None = None,
            progress: bool = True) -> Path:
     """Continue a run from its last checkpoint to ``config.steps`` (or ``changes["steps"]``,
-    which may only grow). Only the options in :data:`RESUMABLE` may change."""
+    which may only grow). Only the options in :data:`RESUMABLE` may change.
+
+    Holds the run's lock (:func:`dislab.training.run.run_lock`) throughout: a second resume of the
+    same run, from any process, raises :class:`RunError` naming the first."""
     from dislab.data import get_dataset
 
     run = Run(run_dir)
-    config = run.config
-    changes = dict(changes or {})
-    fixed = sorted(set(changes) - set(RESUMABLE))
-    if fixed:
-        raise ConfigError(f"option(s) {fixed} cannot change when resuming (they define the run); "
-                          f"resumable options: {list(RESUMABLE)}")
-    if "steps" in changes and changes["steps"] < config.steps:
-        raise ConfigError(f"steps={changes['steps']} is below the run's {config.steps}; a resumed run "
-                          f"continues to its step count or a larger one")
-    if changes:
-        config = config.replace(**changes)
-        record = dict(run.record)
-        record.pop("dislab", None)
-        record["train"] = config.to_dict()
-        write_json(run.path / CONFIG, record, produced_by=PRODUCER)
-    device = select_device(config.device)
-    dataset = get_dataset(config.dataset, **config.dataset_options)
-    with _seeded(device):
-        model, groups, optimizers, fmt = prepare_model(build_model_from_record(run.record["model"]), config, device)
-        state = load_checkpoint(run.path / CHECKPOINT, model=model, optimizers=optimizers)
-        np_rng = np.random.default_rng()
-        np_rng.bit_generator.state = state["numpy_rng"]
-        step = int(state["step"])
-        # drop log lines a killed run wrote after its last checkpoint: they will be written again
-        rows = [r for r in read_log(run.path / TRAIN_LOG) if r.get("step", 0) <= step]
-        atomic_write_text(run.path / TRAIN_LOG, "".join(json.dumps(r) + "\n" for r in rows))
-        _fit(run.path, config, model, dataset, device, groups, optimizers, fmt, np_rng, step,
-             float(state.get("wall_time_s") or 0.0), progress)
+    with run_lock(run.path):  # before reading config.json: a resume that held it may have changed it
+        config = run.config
+        changes = dict(changes or {})
+        fixed = sorted(set(changes) - set(RESUMABLE))
+        if fixed:
+            raise ConfigError(f"option(s) {fixed} cannot change when resuming (they define the run); "
+                              f"resumable options: {list(RESUMABLE)}")
+        if "steps" in changes and changes["steps"] < config.steps:
+            raise ConfigError(f"steps={changes['steps']} is below the run's {config.steps}; a resumed "
+                              f"run continues to its step count or a larger one")
+        if changes:
+            config = config.replace(**changes)
+            record = dict(run.record)
+            record.pop("dislab", None)
+            record["train"] = config.to_dict()
+            write_json(run.path / CONFIG, record, produced_by=PRODUCER)
+        device = select_device(config.device)
+        dataset = get_dataset(config.dataset, **config.dataset_options)
+        with _seeded(device):
+            model, groups, optimizers, fmt = prepare_model(build_model_from_record(run.record["model"]),
+                                                           config, device)
+            state = load_checkpoint(run.path / CHECKPOINT, model=model, optimizers=optimizers)
+            step = int(state["step"])
+            np_rng = np.random.default_rng()
+            np_rng.bit_generator.state = state["numpy_rng"]
+            # drop log lines a killed run wrote after its last checkpoint: they will be written again
+            rows = [r for r in read_log(run.path / TRAIN_LOG) if r.get("step", 0) <= step]
+            atomic_write_text(run.path / TRAIN_LOG, "".join(json.dumps(r) + "\n" for r in rows))
+            _fit(run.path, config, model, dataset, device, groups, optimizers, fmt, np_rng, step,
+                 float(state.get("wall_time_s") or 0.0), progress)
     return run.path
+

@@ -6,15 +6,17 @@ Layout (docs/training.md)::
     model.safetensors    latest weights (written at every checkpoint and at the end)
     checkpoint/          resume state (dislab.training.checkpoint): safetensors + JSON
     train_log.jsonl      one JSON object per log_every steps
+    train.lock           who trains the run (a study's runs use the study's locks/<run>.lock)
     tensorboard/         event files, when TrainConfig.tensorboard
     evaluation.json      written by dislab.evaluate
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
@@ -28,6 +30,59 @@ CHECKPOINT = "checkpoint"
 TRAIN_LOG = "train_log.jsonl"
 EVALUATION = "evaluation.json"
 TENSORBOARD = "tensorboard"
+TRAIN_LOCK = "train.lock"
+
+
+def lock_path(run_dir: str | Path) -> Path:
+    """The lock file that says who trains a run.
+
+    A run folder of a study (``<study>/runs/<name>`` beside ``study.json``) uses the lock its
+    sweeps take, ``<study>/locks/<name>.lock``, so a resume by hand and a sweep exclude each other;
+    any other run folder has its own ``train.lock``."""
+    from dislab.studies.folder import STUDY_JSON, StudyFolder
+
+    run_dir = Path(run_dir).resolve()
+    study = run_dir.parent.parent
+    if run_dir.parent.name == "runs" and (study / STUDY_JSON).is_file():
+        return StudyFolder(study).lock_path(run_dir.name)
+    return run_dir / TRAIN_LOCK
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: str | Path, *, busy_ok: bool = False) -> Iterator[bool]:
+    """Hold the run's training lock (the sweeps' ``fcntl.flock``, :mod:`dislab.studies.locking`)
+    for the ``with`` block; yields whether it is held.
+
+    If this thread already holds it (a sweep worker that resumes the run it locked) the block runs
+    under that hold: a second ``flock`` on the same file from this process would conflict with the
+    first. When another process holds it, :class:`RunError` names that process, or with
+    ``busy_ok`` the block runs with ``False`` (a reader that then writes nothing); so does a lock
+    that cannot be created (a read-only run folder)."""
+    from dislab.studies.locking import RunLock, held_by_this_thread
+
+    path = lock_path(run_dir)
+    if held_by_this_thread(path):
+        yield True
+        return
+    lock = RunLock(path)
+    try:
+        got = lock.acquire()
+    except OSError:
+        if not busy_ok:
+            raise
+        got = False
+    if not got:
+        if busy_ok:
+            yield False
+            return
+        holder = lock.holder() or {}
+        where = f" on {holder['host']}" if holder.get("host") else ""
+        raise RunError(f"{run_dir} is being trained by another process (pid {holder.get('pid', 'unknown')}"
+                       f"{where}, lock {path}); wait for it to finish or stop it, then resume")
+    try:
+        yield True
+    finally:
+        lock.release()
 
 
 def build_model_from_record(record: dict[str, Any]):

@@ -1,0 +1,141 @@
+"""Run folders stay whole whatever is killed when, and whatever is damaged (issue 13, run-folder
+integrity): root weights always those of the checkpoint in force, one trainer per run, failed
+resumes change nothing, step 0 rebuilt from config.json, log rows over their whole interval,
+stale temporaries removed, the thread count of the checkpoint, latest.json confined, damaged
+files named."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+import dislab.training.fit as fit
+from dislab import cli
+from dislab.errors import RunError
+from dislab.training import TrainConfig, open_run, resume, train
+
+ROOT = Path(__file__).resolve().parents[1]
+# The conv64 VAE on toy blobs, 4 images a step; checkpoints (every 3) fall between log rows (every 2).
+TINY = dict(model="vae", dataset="toy_blobs", batch_size=4, log_every=2, checkpoint_every=3,
+            model_options={"n_latents": 3})
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One intra-op thread, as in test_training.py (a busy 2-core machine); a test that needs
+    another count sets it itself."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def weights(path: Path) -> dict[str, torch.Tensor]:
+    """Copies: safetensors maps the file, and these tests overwrite files in place."""
+    return {k: v.clone() for k, v in load_file(str(path / "model.safetensors" if path.is_dir() else path)).items()}
+
+
+def assert_same(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def root_step(run_dir: Path) -> str:
+    with safe_open(str(run_dir / "model.safetensors"), framework="pt") as f:
+        return f.metadata()["step"]
+
+
+def checkpoint_dir(run_dir: Path) -> Path:
+    return run_dir / "checkpoint" / json.loads((run_dir / "checkpoint" / "latest.json").read_text())["folder"]
+
+
+def interrupt_after(monkeypatch, steps: int, *, per_step: int = 1) -> None:
+    """Make training stop as a kill would, after ``steps`` steps (``per_step`` batches a step: the
+    stacked trainer draws one per model)."""
+    calls = {"n": 0}
+    real = fit.sample_batch
+
+    def sample(*args, **kwargs):
+        if calls["n"] >= steps * per_step:
+            raise KeyboardInterrupt(f"killed after step {steps}")
+        calls["n"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fit, "sample_batch", sample)
+
+
+def log_values(run_dir: Path) -> list[dict]:
+    """The log rows without what depends on the clock."""
+    return [{k: v for k, v in r.items() if k not in ("images_per_s", "wall_time_s")}
+            for r in open_run(run_dir).train_log()]
+
+
+def hold_lock(path: Path) -> subprocess.Popen:
+    """Another process that holds the lock file ``path`` (the sweeps' flock) until killed."""
+    code = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(ROOT)!r})
+        from dislab.studies.locking import RunLock
+        lock = RunLock({str(path)!r})
+        assert lock.acquire()
+        print("held", flush=True)
+        time.sleep(120)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+# -- 3. one trainer per run ----------------------------------------------------------------------------
+def test_a_resume_while_another_process_holds_the_run_is_refused(tmp_path, capsys):
+    run = train(TrainConfig(**TINY, steps=3), out=tmp_path / "run", progress=False)
+    log = (run / "train_log.jsonl").read_text()
+    proc = hold_lock(run / "train.lock")
+    try:
+        with pytest.raises(RunError, match=rf"run is being trained by another process \(pid {proc.pid}\b"):
+            resume(run, changes={"steps": 6}, progress=False)
+        assert cli.main(["train", "--resume", str(run), "--set", "steps=6", "--no-progress"]) == 2
+        with pytest.raises(RunError, match=rf"being trained by another process \(pid {proc.pid}\b"):
+            train(TrainConfig(**TINY, steps=3, seed=1), out=run, progress=False, overwrite=True)
+    finally:
+        proc.kill()
+        proc.wait()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"pid {proc.pid}" in err[0]
+    assert open_run(run).config.steps == 3 and open_run(run).step == 3
+    assert (run / "train_log.jsonl").read_text() == log
+    resume(run, changes={"steps": 6}, progress=False)  # the lock died with its holder
+    assert open_run(run).step == 6
+
+
+def test_a_study_run_shares_the_sweeps_lock_without_locking_itself_out(tmp_path):
+    from dislab.studies.folder import StudyFolder
+    from dislab.studies.locking import RunLock
+
+    folder = StudyFolder(tmp_path / "study")
+    (tmp_path / "study").mkdir()
+    folder.study_json.write_text("{}")
+    run = train(TrainConfig(**TINY, steps=3), out=folder.run_dir("r"), progress=False)
+    assert not (run / "train.lock").exists()  # the study's locks/r.lock is the run's lock
+    proc = hold_lock(folder.lock_path("r"))  # another sweep works on the run
+    try:
+        with pytest.raises(RunError, match=rf"being trained by another process \(pid {proc.pid}\b"):
+            resume(run, changes={"steps": 6}, progress=False)
+    finally:
+        proc.kill()
+        proc.wait()
+    lock = RunLock(folder.lock_path("r"))  # this thread holds it, as a sweep worker does
+    assert lock.acquire()
+    try:
+        resume(run, changes={"steps": 6}, progress=False)
+    finally:
+        lock.release()
+    assert open_run(run).step == 6
