@@ -6,6 +6,7 @@ files named."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -139,3 +140,54 @@ def test_a_study_run_shares_the_sweeps_lock_without_locking_itself_out(tmp_path)
     finally:
         lock.release()
     assert open_run(run).step == 6
+
+
+# -- 4. a failed resume writes nothing -----------------------------------------------------------------
+def test_a_resume_that_fails_leaves_config_and_log_as_they_were(tmp_path):
+    run = train(TrainConfig(**TINY, steps=3), out=tmp_path / "run", progress=False)
+    (checkpoint_dir(run) / "optimizer.safetensors").write_bytes(b"\0" * 5)
+    before = {p: (run / p).read_bytes() for p in ("config.json", "train_log.jsonl", "model.safetensors")}
+    with pytest.raises(RunError, match=r"optimizer\.safetensors: not a readable safetensors file"):
+        resume(run, changes={"steps": 6}, progress=False)
+    assert {p: (run / p).read_bytes() for p in before} == before
+    assert open_run(run).config.steps == 3
+
+
+# -- 9. latest.json stays inside checkpoint/ ---------------------------------------------------------------
+@pytest.mark.parametrize("folder", ["../../elsewhere/step-000000003", "ABSOLUTE", "step-000000003/../x",
+                                    "step-3", "model.safetensors"])
+def test_latest_json_may_only_name_a_checkpoint_folder_of_its_own(tmp_path, folder):
+    run = train(TrainConfig(**TINY, steps=3), out=tmp_path / "run", progress=False)
+    elsewhere = tmp_path / "elsewhere" / "step-000000003"
+    shutil.copytree(checkpoint_dir(run), elsewhere)
+    folder = str(elsewhere) if folder == "ABSOLUTE" else folder
+    (run / "checkpoint" / "latest.json").write_text(json.dumps({"step": 3, "folder": folder}))
+    (run / "model.safetensors").unlink()  # so that a reader has to go to the checkpoint
+    with pytest.raises(RunError, match=r"checkpoint/latest\.json: expected .*step-<N"):
+        resume(run, changes={"steps": 4}, progress=False)
+    assert open_run(run).config.steps == 3
+
+
+# -- 10. damaged files are named ---------------------------------------------------------------------------
+def test_damaged_checkpoint_files_raise_one_line_naming_the_file(tmp_path, capsys):
+    run = train(TrainConfig(**TINY, steps=3), out=tmp_path / "run", progress=False)
+    step_dir = checkpoint_dir(run)
+    saved = {p.name: p.read_bytes() for p in step_dir.iterdir()}
+    cases = [("model.safetensors", saved["model.safetensors"][:20]),
+             ("rng.safetensors", b""),
+             ("state.json", b""),
+             ("state.json", b'{"step": 3}')]
+    for name, content in cases:
+        (step_dir / name).write_bytes(content)
+        with pytest.raises(RunError) as e:
+            resume(run, changes={"steps": 4}, progress=False)
+        message = str(e.value)
+        assert message.startswith(str(step_dir / name)) and "\n" not in message
+        assert "retrain" in message
+        assert cli.main(["train", "--resume", str(run), "--no-progress"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and str(step_dir / name) in err[0]
+        (step_dir / name).write_bytes(saved[name])
+    (run / "checkpoint" / "latest.json").write_text("{")
+    with pytest.raises(RunError, match=r"latest\.json: not valid JSON"):
+        open_run(run).step

@@ -346,7 +346,9 @@ def resume(run_dir: str | os.PathLike, *, changes: Mapping[str, Any] | None = No
     which may only grow). Only the options in :data:`RESUMABLE` may change.
 
     Holds the run's lock (:func:`dislab.training.run.run_lock`) throughout: a second resume of the
-    same run, from any process, raises :class:`RunError` naming the first."""
+    same run, from any process, raises :class:`RunError` naming the first. ``changes`` reach
+    config.json only once the checkpoint has loaded, so a resume that fails leaves the run as it
+    was."""
     from dislab.data import get_dataset
 
     run = Run(run_dir)
@@ -362,10 +364,6 @@ def resume(run_dir: str | os.PathLike, *, changes: Mapping[str, Any] | None = No
                               f"run continues to its step count or a larger one")
         if changes:
             config = config.replace(**changes)
-            record = dict(run.record)
-            record.pop("dislab", None)
-            record["train"] = config.to_dict()
-            write_json(run.path / CONFIG, record, produced_by=PRODUCER)
         device = select_device(config.device)
         dataset = get_dataset(config.dataset, **config.dataset_options)
         with _seeded(device):
@@ -373,6 +371,11 @@ def resume(run_dir: str | os.PathLike, *, changes: Mapping[str, Any] | None = No
                                                            config, device)
             state = load_checkpoint(run.path / CHECKPOINT, model=model, optimizers=optimizers)
             step = int(state["step"])
+            if changes:  # the checkpoint loaded: now the changes become the run's
+                record = dict(run.record)
+                record.pop("dislab", None)
+                record["train"] = config.to_dict()
+                write_json(run.path / CONFIG, record, produced_by=PRODUCER)
             np_rng = np.random.default_rng()
             np_rng.bit_generator.state = state["numpy_rng"]
             # drop log lines a killed run wrote after its last checkpoint: they will be written again
