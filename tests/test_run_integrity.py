@@ -17,10 +17,11 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
+import dislab.training.checkpoint as ckpt
 import dislab.training.fit as fit
 from dislab import cli
 from dislab.errors import RunError
-from dislab.training import TrainConfig, open_run, resume, train
+from dislab.training import TrainConfig, load, open_run, resume, train
 
 ROOT = Path(__file__).resolve().parents[1]
 # The conv64 VAE on toy blobs, 4 images a step; checkpoints (every 3) fall between log rows (every 2).
@@ -95,6 +96,87 @@ def hold_lock(path: Path) -> subprocess.Popen:
     return proc
 
 
+# -- 1. root weights are those of the checkpoint in force --------------------------------------------
+def _killed_before_root_write(monkeypatch, out: Path, step: int, **cfg) -> Path:
+    real = fit.save_weights
+
+    def save_weights(path, model, metadata):
+        if metadata["step"] == str(step):
+            raise KeyboardInterrupt("killed between the checkpoint and the root weights")
+        return real(path, model, metadata)
+
+    monkeypatch.setattr(fit, "save_weights", save_weights)
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(**TINY, **cfg), out=out, progress=False)
+    monkeypatch.setattr(fit, "save_weights", real)
+    return out
+
+
+def test_a_kill_between_the_last_checkpoint_and_the_root_weights_is_repaired_before_any_read(
+        tmp_path, monkeypatch, capsys):
+    full = train(TrainConfig(**TINY, steps=6), out=tmp_path / "full", progress=False)
+    killed = _killed_before_root_write(monkeypatch, tmp_path / "killed", 6, steps=6)
+    assert open_run(killed).step == 6 and root_step(killed) == "3"  # the defect's starting point
+    for name in ("load", "resume", "evaluate"):
+        shutil.copytree(killed, tmp_path / name)
+    # a reader gets the step-6 weights and leaves the root repaired
+    model = load(tmp_path / "load")
+    assert_same({k: v.contiguous() for k, v in model.state_dict().items()}, weights(full))
+    assert root_step(tmp_path / "load") == "6"
+    assert_same(weights(tmp_path / "load"), weights(full))
+    assert "restored it from" in capsys.readouterr().err
+    # resume repairs it although nothing is left to train
+    log_before = (tmp_path / "resume" / "train_log.jsonl").read_text()
+    resume(tmp_path / "resume", progress=False)
+    assert_same(weights(tmp_path / "resume"), weights(full))
+    assert (tmp_path / "resume" / "train_log.jsonl").read_text() == log_before
+    # what a rerun sweep does with a run at its last step: evaluate it, under the step-6 label
+    from dislab.metrics import evaluate
+
+    result = evaluate(tmp_path / "evaluate", metrics=["mig"], n_train=64, progress=False)
+    assert result["step"] == 6
+    assert_same(weights(tmp_path / "evaluate"), weights(full))
+    assert result["metrics"]["mig"] == evaluate(full, metrics=["mig"], n_train=64, progress=False,
+                                                write=False)["metrics"]["mig"]
+
+
+def test_a_root_weights_file_out_of_step_while_another_process_trains_is_read_not_written(tmp_path, monkeypatch):
+    full = train(TrainConfig(**TINY, steps=6), out=tmp_path / "full", progress=False)
+    killed = _killed_before_root_write(monkeypatch, tmp_path / "killed", 6, steps=6)
+    stale = (killed / "model.safetensors").read_bytes()
+    proc = hold_lock(killed / "train.lock")
+    try:
+        model = load(killed)  # the checkpoint's weights, and the trainer's files left to it
+    finally:
+        proc.kill()
+        proc.wait()
+    assert_same({k: v.contiguous() for k, v in model.state_dict().items()}, weights(full))
+    assert (killed / "model.safetensors").read_bytes() == stale
+
+
+def test_stacked_seeds_killed_between_checkpoint_and_root_weights_are_repaired(tmp_path, monkeypatch):
+    from dislab.studies.stacked import train_stacked
+
+    configs = [TrainConfig(**TINY, steps=3, seed=s) for s in (0, 1)]
+    outs = [tmp_path / "s0", tmp_path / "s1"]
+    real = ckpt.save_weights
+
+    def save_weights(path, model, metadata):
+        if metadata["step"] == "3":
+            raise KeyboardInterrupt("killed between the checkpoint and the root weights")
+        return real(path, model, metadata)
+
+    monkeypatch.setattr(ckpt, "save_weights", save_weights)
+    with pytest.raises(KeyboardInterrupt):
+        train_stacked(configs, outs, progress=False)
+    monkeypatch.setattr(ckpt, "save_weights", real)
+    assert open_run(outs[0]).step == 3 and root_step(outs[0]) == "0"
+    assert train_stacked(configs, outs, progress=False) == [None, None]  # the rerun: nothing to train
+    for out in outs:
+        assert root_step(out) == "3"
+        assert_same(weights(out), weights(checkpoint_dir(out)))
+
+
 # -- 3. one trainer per run ----------------------------------------------------------------------------
 def test_a_resume_while_another_process_holds_the_run_is_refused(tmp_path, capsys):
     run = train(TrainConfig(**TINY, steps=3), out=tmp_path / "run", progress=False)
@@ -163,12 +245,22 @@ def test_latest_json_may_only_name_a_checkpoint_folder_of_its_own(tmp_path, fold
     folder = str(elsewhere) if folder == "ABSOLUTE" else folder
     (run / "checkpoint" / "latest.json").write_text(json.dumps({"step": 3, "folder": folder}))
     (run / "model.safetensors").unlink()  # so that a reader has to go to the checkpoint
-    with pytest.raises(RunError, match=r"checkpoint/latest\.json: expected .*step-<N"):
-        resume(run, changes={"steps": 4}, progress=False)
+    for action in (lambda: resume(run, changes={"steps": 4}, progress=False), lambda: load(run)):
+        with pytest.raises(RunError, match=r"checkpoint/latest\.json: expected .*step-<N"):
+            action()
     assert open_run(run).config.steps == 3
 
 
 # -- 10. damaged files are named ---------------------------------------------------------------------------
+@pytest.mark.parametrize("content", [b"", b"\x08\x00\x00\x00\x00\x00\x00\x00{", b"garbage" * 20])
+def test_a_damaged_root_weights_file_is_restored_from_the_checkpoint(tmp_path, content):
+    run = train(TrainConfig(**TINY, steps=3), out=tmp_path / "run", progress=False)
+    good = weights(run)
+    (run / "model.safetensors").write_bytes(content)
+    assert_same({k: v.contiguous() for k, v in load(run).state_dict().items()}, good)
+    assert_same(weights(run), good)
+
+
 def test_damaged_checkpoint_files_raise_one_line_naming_the_file(tmp_path, capsys):
     run = train(TrainConfig(**TINY, steps=3), out=tmp_path / "run", progress=False)
     step_dir = checkpoint_dir(run)
@@ -188,6 +280,20 @@ def test_damaged_checkpoint_files_raise_one_line_naming_the_file(tmp_path, capsy
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and str(step_dir / name) in err[0]
         (step_dir / name).write_bytes(saved[name])
+    # the root weights out of step and the checkpoint's damaged: a reader refuses, naming it
+    (step_dir / "model.safetensors").write_bytes(b"")
+    (run / "model.safetensors").write_bytes(b"")
+    with pytest.raises(RunError, match=rf"^{step_dir / 'model.safetensors'}: not a readable safetensors file"):
+        load(run)
     (run / "checkpoint" / "latest.json").write_text("{")
     with pytest.raises(RunError, match=r"latest\.json: not valid JSON"):
         open_run(run).step
+
+
+def test_damaged_root_weights_without_a_checkpoint_are_named(tmp_path):
+    run = train(TrainConfig(**TINY, steps=3), out=tmp_path / "run", progress=False)
+    shutil.rmtree(run / "checkpoint")
+    (run / "model.safetensors").write_bytes(b"\x01")
+    with pytest.raises(RunError, match=r"model\.safetensors: not a readable safetensors file \(.*\); there is "
+                                       r"no checkpoint/ to restore it from"):
+        load(run)

@@ -122,6 +122,7 @@ class _Member:
         self.model = build_model_from_record(run.record["model"]).to(device)
         self.groups, self.optimizers = build_optimizers(self.model, config)
         state = load_checkpoint(run.path / CHECKPOINT, model=self.model, optimizers=self.optimizers)
+        run.weights_in_force()  # root weights = the checkpoint (a kill between the two writes)
         # load_checkpoint restored torch's generators to this run's: keep them as its own
         self.generator = torch.Generator(device=device)
         self.generator.set_state(torch.cuda.get_rng_state(device.index or 0) if device.type == "cuda"
@@ -252,6 +253,7 @@ def _fit_stacked(members: list[_Member], dataset, device: torch.device, step: in
                             np_rng=m.np_rng, extra={"model": m.model.name, "batch_size": config.batch_size,
                                                     "wall_time_s": m.wall_time + wall, "device": str(device),
                                                     "stacked": len(alive)})
+            # a kill before this line: Run.weights_in_force restores the root from the checkpoint
             save_weights(m.path / WEIGHTS, m.model, {"step": str(at), "model": m.model.name})
 
     params, buffers, opts = restack()

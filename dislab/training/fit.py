@@ -201,6 +201,8 @@ def _fit(run_dir: Path, config: TrainConfig, model, dataset, device: torch.devic
     def checkpoint(at: int, wall: float) -> None:
         save_checkpoint(ckpt_dir, step=at, model=model, optimizers=optimizers, np_rng=np_rng,
                         extra={**extra, "wall_time_s": wall, "device": str(device)})
+        # a kill before this line leaves the root one checkpoint behind: Run.weights_in_force
+        # restores it from the checkpoint before anything reads it
         save_weights(run_dir / WEIGHTS, model, {"step": str(at), "model": model.name})
 
     last_good = step
@@ -346,9 +348,10 @@ def resume(run_dir: str | os.PathLike, *, changes: Mapping[str, Any] | None = No
     which may only grow). Only the options in :data:`RESUMABLE` may change.
 
     Holds the run's lock (:func:`dislab.training.run.run_lock`) throughout: a second resume of the
-    same run, from any process, raises :class:`RunError` naming the first. ``changes`` reach
-    config.json only once the checkpoint has loaded, so a resume that fails leaves the run as it
-    was."""
+    same run, from any process, raises :class:`RunError` naming the first. Under it the root
+    weights are made the checkpoint's (also when there is nothing left to train). ``changes``
+    reach config.json only once the checkpoint has loaded, so a resume that fails leaves the run
+    as it was."""
     from dislab.data import get_dataset
 
     run = Run(run_dir)
@@ -371,6 +374,7 @@ def resume(run_dir: str | os.PathLike, *, changes: Mapping[str, Any] | None = No
                                                            config, device)
             state = load_checkpoint(run.path / CHECKPOINT, model=model, optimizers=optimizers)
             step = int(state["step"])
+            run.weights_in_force()  # the root weights are the checkpoint's, even at step >= steps
             if changes:  # the checkpoint loaded: now the changes become the run's
                 record = dict(run.record)
                 record.pop("dislab", None)

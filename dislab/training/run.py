@@ -9,11 +9,17 @@ Layout (docs/training.md)::
     train.lock           who trains the run (a study's runs use the study's locks/<run>.lock)
     tensorboard/         event files, when TrainConfig.tensorboard
     evaluation.json      written by dislab.evaluate
+
+The root ``model.safetensors`` is a copy of the checkpoint in force, written just after it, so a
+kill between the two writes leaves it one checkpoint behind. Nothing reads it without
+:meth:`Run.weights_in_force`, which compares the step in its metadata with ``latest.json`` and
+restores it from the checkpoint when they differ.
 """
 from __future__ import annotations
 
 import contextlib
 import json
+import sys
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator
@@ -21,7 +27,7 @@ from typing import Any, Iterator
 import torch
 
 from dislab.errors import RunError
-from dislab.io import read_json
+from dislab.io import atomic_path, read_json
 from dislab.training.config import TrainConfig
 
 CONFIG = "config.json"
@@ -131,14 +137,66 @@ class Run:
         return self.record["model"]["name"]
 
     def model(self, device: str | torch.device = "cpu"):
-        """The trained model (latest weights) in eval mode on ``device``."""
-        from dislab.training.checkpoint import load_weights
+        """The trained model (the weights of the checkpoint in force) in eval mode on ``device``."""
+        from dislab.training.checkpoint import set_weights
 
-        if not (self.path / WEIGHTS).is_file():
-            raise RunError(f"{self.path}: no weights yet ({WEIGHTS} missing); has training started?")
+        tensors, source = self.weights_in_force()
         model = build_model_from_record(self.record["model"])
-        load_weights(self.path / WEIGHTS, model)
+        set_weights(model, tensors, source)
         return model.to(device).eval()
+
+    def weights_in_force(self) -> tuple[dict[str, torch.Tensor], Path]:
+        """The run's weights, equal to the checkpoint named in ``checkpoint/latest.json``, and the
+        file they were read from. Every reader of the weights goes through here.
+
+        The root ``model.safetensors`` is used when the step in its metadata is the manifest's.
+        Otherwise (a kill between the checkpoint and the root write, or a damaged or missing root
+        file) the checkpoint's weights are copied to the root atomically, holding the run's lock,
+        with a note on stderr; while another process trains the run they are read from the
+        checkpoint and nothing is written. A run without ``latest.json`` (its ``checkpoint/``
+        deleted to save space) has only its root weights, taken as they are."""
+        from safetensors.torch import save_file
+
+        from dislab.training.checkpoint import read_manifest, read_tensors
+
+        root = self.path / WEIGHTS
+        for _ in range(5):  # a trainer moving on may delete the folder we were about to read
+            found = read_manifest(self.path / CHECKPOINT)
+            if found is None:
+                if not root.is_file():
+                    raise RunError(f"{self.path}: no weights yet ({WEIGHTS} missing); has training started?")
+                return read_tensors(root, hint="there is no checkpoint/ to restore it from; retrain the "
+                                               "run (dislab train --overwrite)")[0], root
+            step, folder = found
+            was = "missing"
+            if root.is_file():
+                try:
+                    tensors, meta = read_tensors(root)
+                except RunError:
+                    was = "unreadable"  # damaged: restored below
+                else:
+                    if meta.get("step") == str(step):
+                        return tensors, root
+                    was = f"step {meta['step']}" if "step" in meta else "no step in its metadata"
+            source = folder / "model.safetensors"
+            with run_lock(self.path, busy_ok=True) as ours:
+                if read_manifest(self.path / CHECKPOINT) != found:
+                    continue  # a checkpoint was written meanwhile: look again
+                if not ours:  # another process trains the run: read, write nothing
+                    try:
+                        return read_tensors(source)[0], source
+                    except RunError:
+                        if source.is_file():
+                            raise
+                        continue
+                tensors, _ = read_tensors(source)
+                with atomic_path(root) as tmp:
+                    save_file(tensors, str(tmp), metadata={"step": str(step), "model": self.model_name})
+                print(f"dislab: {root} was not the checkpoint in force ({was}, latest.json: step {step}); "
+                      f"restored it from {source}", file=sys.stderr)
+                return tensors, root
+        raise RunError(f"{self.path / CHECKPOINT}: the checkpoint in force changed at every look while "
+                       f"reading the weights; try again when the run's training has stopped")
 
     def dataset(self):
         """The training dataset, rebuilt from its name and options."""
