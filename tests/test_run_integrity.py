@@ -177,6 +177,35 @@ def test_stacked_seeds_killed_between_checkpoint_and_root_weights_are_repaired(t
         assert_same(weights(out), weights(checkpoint_dir(out)))
 
 
+# -- 2. a sweep never deletes a run folder -----------------------------------------------------------
+def test_a_sweep_refuses_a_run_folder_it_cannot_read_and_deletes_nothing(tmp_path):
+    from dislab.studies.sweep import sweep
+
+    base = "\n".join(f"{k} = {json.dumps(v)}" for k, v in TINY.items() if k not in ("model", "model_options"))
+    study = tmp_path / "study.toml"
+    study.write_text(f'metrics = ["mig"]\n[base]\n{base}\nsteps = 3\nn_latents = 3\n'
+                     '[grid]\nmodel = ["vae"]\nseed = [0, 1]\n[evaluate]\nn_train = 64\n')
+    out = tmp_path / "out"
+    counts = lambda s: {k: n for k, n in s.counts.items() if n}  # noqa: E731
+    assert counts(sweep(study, out, workers=0, progress=False, report=False)) == {"done": 2}
+    runs = sorted((out / "runs").iterdir())
+    (runs[0] / "checkpoint" / "latest.json").write_text("{not json")
+    (runs[1] / "config.json").write_text("")
+    before = {}
+    for r in runs:
+        (r / "notes.txt").write_text("my notes")
+        before[r] = {p.relative_to(r): p.read_bytes() for p in r.rglob("*") if p.is_file()}
+    again = sweep(study, out, workers=0, progress=False, report=False)
+    assert counts(again) == {"failed": 2}
+    for r in runs:
+        assert {p.relative_to(r): p.read_bytes() for p in r.rglob("*") if p.is_file()} == before[r]
+        status = json.loads((out / "status" / f"{r.name}.json").read_text())
+        assert status["state"] == "failed" and status["stage"] == "train"
+        assert "cannot be resumed" in status["error"] and "does not delete a run folder" in status["error"]
+    assert "latest.json" in json.loads((out / "status" / f"{runs[0].name}.json").read_text())["error"]
+    assert "config.json" in json.loads((out / "status" / f"{runs[1].name}.json").read_text())["error"]
+
+
 # -- 3. one trainer per run ----------------------------------------------------------------------------
 def test_a_resume_while_another_process_holds_the_run_is_refused(tmp_path, capsys):
     run = train(TrainConfig(**TINY, steps=3), out=tmp_path / "run", progress=False)
@@ -233,6 +262,57 @@ def test_a_resume_that_fails_leaves_config_and_log_as_they_were(tmp_path):
         resume(run, changes={"steps": 6}, progress=False)
     assert {p: (run / p).read_bytes() for p in before} == before
     assert open_run(run).config.steps == 3
+
+
+# -- 5. a kill before the step-0 checkpoint -------------------------------------------------------------
+def test_a_run_killed_before_its_first_checkpoint_resumes_to_the_uninterrupted_run(tmp_path, monkeypatch):
+    full = train(TrainConfig(**TINY, steps=6), out=tmp_path / "full", progress=False)
+    out = tmp_path / "killed"
+    real = fit.save_checkpoint
+
+    def save_checkpoint(*args, step, **kwargs):
+        if step == 0:
+            raise KeyboardInterrupt("killed before the step-0 checkpoint")
+        return real(*args, step=step, **kwargs)
+
+    monkeypatch.setattr(fit, "save_checkpoint", save_checkpoint)
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(**TINY, steps=6), out=out, progress=False)
+    monkeypatch.setattr(fit, "save_checkpoint", real)
+    assert not (out / "checkpoint").exists() and not (out / "model.safetensors").exists()
+    with pytest.raises(RunError, match="already exists; resume it"):
+        train(TrainConfig(**TINY, steps=6), out=out, progress=False)
+    resume(out, progress=False)
+    assert_same(weights(out), weights(full))
+    assert log_values(out) == log_values(full)
+
+
+def test_a_run_with_weights_but_no_checkpoint_is_not_restarted(tmp_path):
+    run = train(TrainConfig(**TINY, steps=3), out=tmp_path / "run", progress=False)
+    shutil.rmtree(run / "checkpoint")  # e.g. deleted to save space
+    before = (run / "model.safetensors").read_bytes()
+    with pytest.raises(RunError, match=r"latest\.json: missing, but .*model\.safetensors holds weights \(step 3\)"):
+        resume(run, changes={"steps": 6}, progress=False)
+    assert (run / "model.safetensors").read_bytes() == before
+    assert_same({k: v.contiguous() for k, v in load(run).state_dict().items()}, weights(run))  # still readable
+
+
+# -- 7. stale temporaries --------------------------------------------------------------------------------
+def test_temporaries_of_killed_writes_are_removed_when_a_run_is_resumed(tmp_path):
+    run = train(TrainConfig(**TINY, steps=3), out=tmp_path / "run", progress=False)
+    stale = [run / ".model.safetensors.k2_9ab3x.tmp", run / ".train_log.jsonl.a1b2c3d4.tmp",
+             run / ".config.json.zzzzzzzz.tmp", run / "checkpoint" / ".latest.json.q1w2e3r4.tmp"]
+    for p in stale:
+        p.write_bytes(b"half a write")
+    (run / "checkpoint" / ".tmp-step-000000006-4242").mkdir()
+    (run / "checkpoint" / ".tmp-step-000000006-4242" / "model.safetensors").write_bytes(b"x")
+    mine = [run / ".my-notes.tmp", run / "model.safetensors.tmp", run / "figures.tmp"]
+    for p in mine:
+        p.write_text("mine")
+    resume(run, changes={"steps": 4}, progress=False)
+    assert not any(p.exists() for p in stale)
+    assert not (run / "checkpoint" / ".tmp-step-000000006-4242").exists()
+    assert all(p.read_text() == "mine" for p in mine)
 
 
 # -- 9. latest.json stays inside checkpoint/ ---------------------------------------------------------------

@@ -142,16 +142,21 @@ def train_stacked(configs: Sequence, outs: Sequence[str | Path], *, progress: bo
     ``configs``: TrainConfigs; ``outs``: their run folders (new, or started ones to resume).
     Returns one entry per run: None when it reached its steps, else the error that stopped it
     (e.g. :class:`dislab.training.NonFiniteLossError`, or a :class:`RunError` for a folder that
-    another process trains). Errors of the whole stack raise.
+    another process trains or that cannot be resumed; such a folder is left as it is). Errors of
+    the whole stack raise.
 
-    Each folder is trained under the run's lock, as :func:`dislab.training.resume` trains one.
+    Each folder is opened as :func:`dislab.training.resume` opens one: under the run's lock, stale
+    temporaries removed, step 0 rebuilt from config.json for a run killed before its first
+    checkpoint, root weights made the checkpoint's.
     """
     import contextlib
 
     from dislab.data import get_dataset
     from dislab.errors import DislabError
     from dislab.training import TrainConfig, init_run, select_device
-    from dislab.training.run import CONFIG, run_lock
+    from dislab.training.checkpoint import read_manifest
+    from dislab.training.fit import rebuild_step0
+    from dislab.training.run import CONFIG, CHECKPOINT, Run, remove_stale_temporaries, run_lock
 
     configs = [c if isinstance(c, TrainConfig) else TrainConfig.from_dict(c) for c in configs]
     outs = [Path(o) for o in outs]
@@ -166,13 +171,12 @@ def train_stacked(configs: Sequence, outs: Sequence[str | Path], *, progress: bo
         members: list[_Member | None] = []
         for i, (c, out) in enumerate(zip(configs, outs)):
             try:
-                if not (out / CONFIG).is_file() or not (out / "checkpoint" / "latest.json").is_file():
-                    if out.exists() and not (out / "checkpoint" / "latest.json").is_file():
-                        import shutil
-
-                        shutil.rmtree(out)  # killed before its first checkpoint: nothing to keep
+                if not (out / CONFIG).is_file():
                     init_run(c, out)  # the trainer's own start: same seeding, same step-0 checkpoint
                 held.enter_context(run_lock(out))
+                remove_stale_temporaries(out)
+                if read_manifest(out / CHECKPOINT) is None:
+                    rebuild_step0(Run(out))  # killed before its step-0 checkpoint
                 members.append(_Member(out, c, dev))
             except DislabError as e:  # this folder only: the other seeds go on
                 errors[i] = e

@@ -23,10 +23,11 @@ import torch
 
 from dislab.errors import ConfigError, RunError
 from dislab.io import atomic_write_text, write_json
-from dislab.training.checkpoint import PRODUCER, load_checkpoint, save_checkpoint, save_weights
+from dislab.training.checkpoint import (FOLDER_PATTERN, PRODUCER, load_checkpoint, read_manifest,
+                                        save_checkpoint, save_weights, weights_step)
 from dislab.training.config import TrainConfig
 from dislab.training.run import (CHECKPOINT, CONFIG, TENSORBOARD, TRAIN_LOG, WEIGHTS, Run,
-                                 build_model_from_record, read_log, run_lock)
+                                 build_model_from_record, read_log, remove_stale_temporaries, run_lock)
 
 # Train options that may change when a run is resumed; the others define the run's result.
 RESUMABLE = ("steps", "log_every", "checkpoint_every", "tensorboard", "device")
@@ -270,10 +271,15 @@ def _default_out(config: TrainConfig) -> Path:
 
 
 def _claim_folder(out: Path, overwrite: bool) -> None:
-    """Create ``out`` for a new run; an existing run folder is replaced only when asked."""
+    """Create ``out`` for a new run; an existing run folder is replaced only when asked. A folder
+    holding only the temporaries of a kill before config.json was written counts as empty."""
     if out.exists():
         if out.is_dir() and not any(out.iterdir()):
             return
+        if out.is_dir() and not (out / CONFIG).exists():
+            remove_stale_temporaries(out)
+            if not any(out.iterdir()):
+                return
         if not overwrite:
             raise RunError(f"{out} already exists; resume it (dislab train --resume {out}), choose "
                            f"another --out, or pass --overwrite to replace it")
@@ -294,7 +300,9 @@ def init_run(config: TrainConfig | Mapping[str, Any], out: str | os.PathLike | N
     their folders with it too.
 
     Config errors (unknown model option, dataset that cannot be built) raise before any file is
-    written; an existing run folder raises :class:`RunError` unless ``overwrite``.
+    written; an existing run folder raises :class:`RunError` unless ``overwrite``. A kill after
+    ``config.json`` but before the step-0 checkpoint is repaired by :func:`resume`, which writes
+    the same step 0 from ``config.json``.
     """
     from dislab.data import get_dataset
     from dislab.models import MODELS
@@ -314,18 +322,57 @@ def init_run(config: TrainConfig | Mapping[str, Any], out: str | os.PathLike | N
         "dataset": dataset.describe(),
     }
     with _seeded(device):
-        torch.manual_seed(config.seed)  # seeds the CPU and every CUDA generator
-        model = build_model_from_record(record["model"])  # config errors surface before any file
-        model, _, optimizers, _ = prepare_model(model, config, device)
+        model, optimizers = _initial_state(config, record["model"], device)  # config errors: no file yet
         _claim_folder(out, overwrite)
-        with run_lock(out):  # a resume started meanwhile says who writes the folder
+        with run_lock(out):  # a resume started meanwhile waits for step 0 (or says who writes it)
             write_json(out / CONFIG, record, produced_by=PRODUCER)
             (out / TRAIN_LOG).touch()
-            save_checkpoint(out / CHECKPOINT, step=0, model=model, optimizers=optimizers,
-                            np_rng=np.random.default_rng(config.seed),
-                            extra={"model": model.name, "wall_time_s": 0.0, "device": str(device)})
-            save_weights(out / WEIGHTS, model, {"step": "0", "model": model.name})
+            _write_step0(out, config, model, optimizers, device)
     return out
+
+
+def _initial_state(config: TrainConfig, model_record: dict[str, Any], device: torch.device):
+    """The model at step 0 and its fresh optimizers; call it inside :func:`_seeded`. Built under
+    ``torch.manual_seed(config.seed)``, so one config.json always gives the same initial weights
+    and the same generator state after them."""
+    torch.manual_seed(config.seed)  # seeds the CPU and every CUDA generator
+    model = build_model_from_record(model_record)
+    model, _, optimizers, _ = prepare_model(model, config, device)
+    return model, optimizers
+
+
+def _write_step0(out: Path, config: TrainConfig, model, optimizers, device: torch.device) -> None:
+    """The step-0 checkpoint (torch's generators as :func:`_initial_state` left them, the batch
+    generator seeded by ``config.seed``), then the root weights."""
+    save_checkpoint(out / CHECKPOINT, step=0, model=model, optimizers=optimizers,
+                    np_rng=np.random.default_rng(config.seed),
+                    extra={"model": model.name, "wall_time_s": 0.0, "device": str(device)})
+    save_weights(out / WEIGHTS, model, {"step": "0", "model": model.name})
+
+
+def rebuild_step0(run: Run) -> None:
+    """Write the step-0 state of a run killed before its first checkpoint, from its config.json:
+    bit for bit the step 0 :func:`init_run` would have written. Refuses when the folder holds
+    anything a fresh step 0 would overwrite or that says training went further."""
+    ckpt_dir = run.path / CHECKPOINT
+    found = [FOLDER_PATTERN.fullmatch(p.name) for p in ckpt_dir.iterdir()] if ckpt_dir.is_dir() else []
+    later = sorted(m.group(0) for m in found if m and int(m.group(1)) > 0)  # step 0 is rewritten
+    if later:
+        raise RunError(f"{ckpt_dir / 'latest.json'}: missing, but {ckpt_dir} holds {later}; restore "
+                       f"latest.json from a copy (it names the checkpoint in force), or retrain the run")
+    if (run.path / WEIGHTS).is_file():
+        raise RunError(f"{ckpt_dir / 'latest.json'}: missing, but {run.path / WEIGHTS} holds weights "
+                       f"(step {weights_step(run.path / WEIGHTS)}); resuming would restart at step 0 and "
+                       f"overwrite them: restore checkpoint/ from a copy, or train a new run")
+    if any(r.get("step", 0) > 0 for r in read_log(run.path / TRAIN_LOG)):
+        raise RunError(f"{ckpt_dir / 'latest.json'}: missing, but {run.path / TRAIN_LOG} has rows of "
+                       f"trained steps; restore checkpoint/ from a copy, or retrain the run")
+    config = run.config
+    device = select_device(config.device)
+    with _seeded(device):
+        model, optimizers = _initial_state(config, run.record["model"], device)
+        (run.path / TRAIN_LOG).touch()
+        _write_step0(run.path, config, model, optimizers, device)
 
 
 def train(config: TrainConfig | Mapping[str, Any], *, out: str | os.PathLike | None = None,
@@ -348,10 +395,11 @@ def resume(run_dir: str | os.PathLike, *, changes: Mapping[str, Any] | None = No
     which may only grow). Only the options in :data:`RESUMABLE` may change.
 
     Holds the run's lock (:func:`dislab.training.run.run_lock`) throughout: a second resume of the
-    same run, from any process, raises :class:`RunError` naming the first. Under it the root
-    weights are made the checkpoint's (also when there is nothing left to train). ``changes``
-    reach config.json only once the checkpoint has loaded, so a resume that fails leaves the run
-    as it was."""
+    same run, from any process, raises :class:`RunError` naming the first. Under it, stale
+    temporaries of killed writes are removed, a folder killed before its step-0 checkpoint gets
+    that checkpoint, and the root weights are made the checkpoint's (also when there is nothing
+    left to train). ``changes`` reach config.json only once the checkpoint has loaded, so a resume
+    that fails leaves the run as it was."""
     from dislab.data import get_dataset
 
     run = Run(run_dir)
@@ -367,6 +415,9 @@ def resume(run_dir: str | os.PathLike, *, changes: Mapping[str, Any] | None = No
                               f"run continues to its step count or a larger one")
         if changes:
             config = config.replace(**changes)
+        remove_stale_temporaries(run.path)
+        if read_manifest(run.path / CHECKPOINT) is None:
+            rebuild_step0(run)
         device = select_device(config.device)
         dataset = get_dataset(config.dataset, **config.dataset_options)
         with _seeded(device):

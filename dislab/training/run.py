@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
+import shutil
 import sys
 from functools import cached_property
 from pathlib import Path
@@ -37,6 +39,13 @@ TRAIN_LOG = "train_log.jsonl"
 EVALUATION = "evaluation.json"
 TENSORBOARD = "tensorboard"
 TRAIN_LOCK = "train.lock"
+
+# Temporaries dislab.io.atomic_path leaves when a kill interrupts a write (".NAME.<8 chars>.tmp",
+# tempfile.mkstemp's pattern) of the files only a trainer holding the run's lock writes, and
+# checkpoint folders save_checkpoint had not finished (".tmp-step-<N>-<pid>").
+_STALE_FILES = re.compile(r"\.(config\.json|model\.safetensors|train_log\.jsonl)\.[a-z0-9_]{8}\.tmp")
+_STALE_CHECKPOINT_FILES = re.compile(r"\.latest\.json\.[a-z0-9_]{8}\.tmp")
+_STALE_CHECKPOINT_DIRS = re.compile(r"\.tmp-step-\d+-\d+")
 
 
 def lock_path(run_dir: str | Path) -> Path:
@@ -89,6 +98,26 @@ def run_lock(run_dir: str | Path, *, busy_ok: bool = False) -> Iterator[bool]:
         yield True
     finally:
         lock.release()
+
+
+def remove_stale_temporaries(run_dir: str | Path) -> list[Path]:
+    """Delete the temporary files and folders a killed trainer left in ``run_dir`` and its
+    ``checkpoint/`` (only dislab's own names for the trainer's files, see ``_STALE_*``); returns
+    what was removed. Call it holding the run's lock: no other writer of these files runs then."""
+    run_dir = Path(run_dir)
+    removed = [p for p in run_dir.iterdir() if p.is_file() and _STALE_FILES.fullmatch(p.name)]
+    ckpt = run_dir / CHECKPOINT
+    if ckpt.is_dir():
+        for p in ckpt.iterdir():
+            if (p.is_file() and _STALE_CHECKPOINT_FILES.fullmatch(p.name)) or \
+                    (p.is_dir() and _STALE_CHECKPOINT_DIRS.fullmatch(p.name)):
+                removed.append(p)
+    for p in removed:
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+    return removed
 
 
 def build_model_from_record(record: dict[str, Any]):
