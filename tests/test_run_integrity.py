@@ -297,6 +297,37 @@ def test_a_run_with_weights_but_no_checkpoint_is_not_restarted(tmp_path):
     assert_same({k: v.contiguous() for k, v in load(run).state_dict().items()}, weights(run))  # still readable
 
 
+# -- 6. log rows after a resume --------------------------------------------------------------------------
+def test_rows_written_again_after_a_resume_average_their_whole_interval(tmp_path, monkeypatch):
+    full = train(TrainConfig(**TINY, steps=8), out=tmp_path / "full", progress=False)
+    interrupt_after(monkeypatch, 5)  # checkpoint 3 in force, rows 2 and 4 written
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(**TINY, steps=8), out=tmp_path / "killed", progress=False)
+    monkeypatch.undo()
+    assert open_run(tmp_path / "killed").step == 3
+    resume(tmp_path / "killed", progress=False)
+    assert [r["step"] for r in log_values(tmp_path / "killed")] == [2, 4, 6, 8]
+    assert log_values(tmp_path / "killed") == log_values(full)  # every loss and term, exactly
+
+
+def test_stacked_rows_written_again_after_a_resume_average_their_whole_interval(tmp_path, monkeypatch):
+    from dislab.studies.stacked import train_stacked
+
+    configs = [TrainConfig(**TINY, steps=8, seed=s) for s in (0, 1)]
+    full = [tmp_path / "f0", tmp_path / "f1"]
+    killed = [tmp_path / "k0", tmp_path / "k1"]
+    assert train_stacked(configs, full, progress=False) == [None, None]
+    interrupt_after(monkeypatch, 5, per_step=2)
+    with pytest.raises(KeyboardInterrupt):
+        train_stacked(configs, killed, progress=False)
+    monkeypatch.undo()
+    assert open_run(killed[0]).step == 3
+    assert train_stacked(configs, killed, progress=False) == [None, None]
+    for f, k in zip(full, killed):
+        assert [r["step"] for r in log_values(k)] == [2, 4, 6, 8]
+        assert log_values(k) == log_values(f)
+
+
 # -- 7. stale temporaries --------------------------------------------------------------------------------
 def test_temporaries_of_killed_writes_are_removed_when_a_run_is_resumed(tmp_path):
     run = train(TrainConfig(**TINY, steps=3), out=tmp_path / "run", progress=False)

@@ -113,8 +113,8 @@ class _Member:
     """One model of the stack: its run folder, module, optimizers and generators."""
 
     def __init__(self, out: Path, config, device: torch.device):
-        from dislab.training.checkpoint import load_checkpoint
-        from dislab.training.fit import build_optimizers
+        from dislab.training.checkpoint import load_checkpoint, read_manifest
+        from dislab.training.fit import build_optimizers, restore_log_interval
         from dislab.training.run import CHECKPOINT, TRAIN_LOG, Run, build_model_from_record, read_log
 
         run = Run(out)
@@ -122,6 +122,8 @@ class _Member:
         self.model = build_model_from_record(run.record["model"]).to(device)
         self.groups, self.optimizers = build_optimizers(self.model, config)
         state = load_checkpoint(run.path / CHECKPOINT, model=self.model, optimizers=self.optimizers)
+        self.interval = restore_log_interval(state.get("log_interval"),
+                                             read_manifest(run.path / CHECKPOINT)[1] / "state.json", device)
         run.weights_in_force()  # root weights = the checkpoint (a kill between the two writes)
         # load_checkpoint restored torch's generators to this run's: keep them as its own
         self.generator = torch.Generator(device=device)
@@ -198,7 +200,7 @@ def _fit_stacked(members: list[_Member], dataset, device: torch.device, step: in
 
     from dislab.training import NonFiniteLossError
     from dislab.training.checkpoint import latest_step
-    from dislab.training.fit import sample_batch
+    from dislab.training.fit import log_interval, sample_batch
 
     config = members[0].config
     template = members[0].model
@@ -246,17 +248,18 @@ def _fit_stacked(members: list[_Member], dataset, device: torch.device, step: in
         from dislab.training.run import CHECKPOINT, WEIGHTS
 
         unstack(params, buffers, opts)
-        for i in alive:
+        for j, i in enumerate(alive):
             m = members[i]
             # the checkpoint stores "the torch generator" of a run: this model's own
             if device.type == "cuda":
                 torch.cuda.set_rng_state(m.generator.get_state(), device.index or 0)
             else:
                 torch.set_rng_state(m.generator.get_state())
+            interval = log_interval(term_names or [], None if acc is None else acc[j], n_acc)
             save_checkpoint(m.path / CHECKPOINT, step=at, model=m.model, optimizers=m.optimizers,
                             np_rng=m.np_rng, extra={"model": m.model.name, "batch_size": config.batch_size,
                                                     "wall_time_s": m.wall_time + wall, "device": str(device),
-                                                    "stacked": len(alive)})
+                                                    "stacked": len(alive), "log_interval": interval})
             # a kill before this line: Run.weights_in_force restores the root from the checkpoint
             save_weights(m.path / WEIGHTS, m.model, {"step": str(at), "model": m.model.name})
 
@@ -265,8 +268,15 @@ def _fit_stacked(members: list[_Member], dataset, device: torch.device, step: in
     n_latents = int(getattr(template.config, "n_latents", 0))
     dtype = next(iter(params.values())).dtype
     logs = {i: open(members[i].path / "train_log.jsonl", "a", encoding="utf-8") for i in alive}
-    term_names: list[str] | None = None
+    # the log interval each checkpoint was taken in (equal for runs at one step; else start anew)
+    saved = [members[i].interval for i in alive]
+    term_names: list[str] | None = saved[0][0] or None
     acc: torch.Tensor | None = None  # (K, n_terms) sums over the log interval
+    n_acc = saved[0][2]  # steps summed in acc
+    if n_acc and all(names == saved[0][0] and n == n_acc for names, _, n in saved):
+        acc = torch.stack([a for _, a, _ in saved])
+    else:
+        term_names, n_acc = None, 0
     t0 = time.perf_counter()
     t_mark, step_mark = t0, step
     bar = tqdm(total=config.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True,
@@ -324,17 +334,18 @@ def _fit_stacked(members: list[_Member], dataset, device: torch.device, step: in
                 opts[g].zero_grad(set_to_none=True)
             step += 1
             acc = values if acc is None else acc + values
+            n_acc += 1
             bar.update(1)
             if step % config.log_every == 0 or step == config.steps:
                 now = time.perf_counter()
-                means = (acc / (step - step_mark)).tolist()
+                means = (acc / n_acc).tolist()
                 for j, i in enumerate(alive):
                     row = {"step": step, **dict(zip(term_names, means[j])),
                            "images_per_s": (step - step_mark) * config.batch_size / max(now - t_mark, 1e-9),
                            "wall_time_s": members[i].wall_time + now - t0}
                     logs[i].write(json.dumps(row) + "\n")
                     logs[i].flush()
-                acc, t_mark, step_mark = None, now, step
+                acc, n_acc, t_mark, step_mark = None, 0, now, step
             if step % config.checkpoint_every == 0 or step == config.steps:
                 checkpoint(step, params, buffers, opts, time.perf_counter() - t0)
     finally:

@@ -23,7 +23,7 @@ import torch
 
 from dislab.errors import ConfigError, RunError
 from dislab.io import atomic_write_text, write_json
-from dislab.training.checkpoint import (FOLDER_PATTERN, PRODUCER, load_checkpoint, read_manifest,
+from dislab.training.checkpoint import (DAMAGED, FOLDER_PATTERN, PRODUCER, load_checkpoint, read_manifest,
                                         save_checkpoint, save_weights, weights_step)
 from dislab.training.config import TrainConfig
 from dislab.training.run import (CHECKPOINT, CONFIG, TENSORBOARD, TRAIN_LOG, WEIGHTS, Run,
@@ -190,10 +190,38 @@ def _tensorboard(run_dir: Path, config: TrainConfig, step: int):
     return SummaryWriter(log_dir=str(run_dir / TENSORBOARD), purge_step=step if step > 0 else None)
 
 
+def log_interval(names: list[str], acc: torch.Tensor | None, n_acc: int) -> dict[str, Any]:
+    """The log interval in progress, for state.json: a checkpoint between two log rows keeps the
+    sums of the steps since the last row, so a resumed run writes the next row over its whole
+    interval, as an uninterrupted run does (float32 sums: exact as JSON numbers)."""
+    sums = [] if acc is None else acc.reshape(-1).tolist()
+    return {"names": list(names), "sums": sums, "count": int(n_acc) if sums else 0}
+
+
+def restore_log_interval(saved: Any, where: Path, device) -> tuple[list[str], torch.Tensor | None, int]:
+    """``(names, sums (n_terms,), count)`` from :func:`log_interval`'s record; nothing when
+    absent (a checkpoint of an older dislab, or one at a log row)."""
+    if saved is None:
+        return [], None, 0
+    try:
+        names, sums, count = list(saved["names"]), list(saved["sums"]), int(saved["count"])
+        if count == 0:
+            return [], None, 0
+        if count < 0 or len(names) != len(sums) or not all(isinstance(n, str) for n in names):
+            raise ValueError(f"{len(names)} names, {len(sums)} sums, count {count}")
+        # a sum that overflowed float32 was written as null (JSON has no inf)
+        acc = torch.tensor([math.nan if v is None else float(v) for v in sums], dtype=torch.float32,
+                           device=device)
+    except (KeyError, TypeError, ValueError) as e:
+        raise RunError(f"{where}: log_interval is not {{names, sums, count}} ({e}); {DAMAGED}") from None
+    return names, acc, count
+
+
 def _fit(run_dir: Path, config: TrainConfig, model, dataset, device: torch.device, groups, optimizers,
          fmt: torch.memory_format, np_rng: np.random.Generator, step: int, wall_time: float,
-         progress: bool) -> None:
-    """The loop, from ``step`` to ``config.steps``."""
+         progress: bool, *, interval: tuple[list[str], torch.Tensor | None, int] = ([], None, 0)) -> None:
+    """The loop, from ``step`` to ``config.steps``; ``interval`` continues the log interval a
+    checkpoint was taken in (:func:`restore_log_interval`)."""
     from tqdm.auto import tqdm
 
     ckpt_dir = run_dir / CHECKPOINT
@@ -201,16 +229,16 @@ def _fit(run_dir: Path, config: TrainConfig, model, dataset, device: torch.devic
 
     def checkpoint(at: int, wall: float) -> None:
         save_checkpoint(ckpt_dir, step=at, model=model, optimizers=optimizers, np_rng=np_rng,
-                        extra={**extra, "wall_time_s": wall, "device": str(device)})
+                        extra={**extra, "wall_time_s": wall, "device": str(device),
+                               "log_interval": log_interval(names, acc, n_acc)})
         # a kill before this line leaves the root one checkpoint behind: Run.weights_in_force
         # restores it from the checkpoint before anything reads it
         save_weights(run_dir / WEIGHTS, model, {"step": str(at), "model": model.name})
 
     last_good = step
     writer = _tensorboard(run_dir, config, step)
-    names: list[str] = []
-    acc: torch.Tensor | None = None  # (n_terms,) sum of the logged values over the current interval
-    n_acc = 0  # steps summed in acc
+    names, acc, n_acc = interval  # acc: (n_terms,) sum of the logged values over the current interval
+    # n_acc: steps summed in acc
     t0 = time.perf_counter()  # wall time of this session = wall_time + (now - t0)
     t_mark, step_mark = t0, step
     bar = tqdm(total=config.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True,
@@ -425,6 +453,8 @@ def resume(run_dir: str | os.PathLike, *, changes: Mapping[str, Any] | None = No
                                                            config, device)
             state = load_checkpoint(run.path / CHECKPOINT, model=model, optimizers=optimizers)
             step = int(state["step"])
+            where = read_manifest(run.path / CHECKPOINT)[1] / "state.json"
+            interval = restore_log_interval(state.get("log_interval"), where, device)
             run.weights_in_force()  # the root weights are the checkpoint's, even at step >= steps
             if changes:  # the checkpoint loaded: now the changes become the run's
                 record = dict(run.record)
@@ -433,10 +463,11 @@ def resume(run_dir: str | os.PathLike, *, changes: Mapping[str, Any] | None = No
                 write_json(run.path / CONFIG, record, produced_by=PRODUCER)
             np_rng = np.random.default_rng()
             np_rng.bit_generator.state = state["numpy_rng"]
-            # drop log lines a killed run wrote after its last checkpoint: they will be written again
+            # drop log lines a killed run wrote after its last checkpoint: they will be written
+            # again, over the same steps (the interval's sums came with the checkpoint)
             rows = [r for r in read_log(run.path / TRAIN_LOG) if r.get("step", 0) <= step]
             atomic_write_text(run.path / TRAIN_LOG, "".join(json.dumps(r) + "\n" for r in rows))
             _fit(run.path, config, model, dataset, device, groups, optimizers, fmt, np_rng, step,
-                 float(state.get("wall_time_s") or 0.0), progress)
+                 float(state.get("wall_time_s") or 0.0), progress, interval=interval)
     return run.path
 
