@@ -346,6 +346,22 @@ def test_temporaries_of_killed_writes_are_removed_when_a_run_is_resumed(tmp_path
     assert all(p.read_text() == "mine" for p in mine)
 
 
+# -- 8. the thread count -----------------------------------------------------------------------------------
+def test_a_resume_under_another_thread_count_continues_bit_for_bit(tmp_path, monkeypatch, capsys):
+    torch.set_num_threads(2)
+    full = train(TrainConfig(**TINY, steps=6), out=tmp_path / "full", progress=False)
+    interrupt_after(monkeypatch, 2)  # the step-0 checkpoint in force: all 6 steps are resumed
+    with pytest.raises(KeyboardInterrupt):
+        train(TrainConfig(**TINY, steps=6), out=tmp_path / "killed", progress=False)
+    monkeypatch.undo()
+    assert json.loads((checkpoint_dir(tmp_path / "killed") / "state.json").read_text())["torch_threads"] == 2
+    torch.set_num_threads(1)  # e.g. a sweep worker's --cpus-per-run
+    resume(tmp_path / "killed", progress=False)
+    assert torch.get_num_threads() == 1
+    assert "training with 2 torch threads" in capsys.readouterr().err
+    assert_same(weights(tmp_path / "killed"), weights(full))
+
+
 # -- 9. latest.json stays inside checkpoint/ ---------------------------------------------------------------
 @pytest.mark.parametrize("folder", ["../../elsewhere/step-000000003", "ABSOLUTE", "step-000000003/../x",
                                     "step-3", "model.safetensors"])

@@ -240,6 +240,8 @@ def save_checkpoint(ckpt_dir: Path, *, step: int, model: torch.nn.Module,
         "step": step,
         "numpy_rng": np_rng.bit_generator.state,
         "optimizers": opt_meta,
+        # CPU kernels reduce in an order that depends on the thread count: resume restores it
+        "torch_threads": torch.get_num_threads(),
         **(extra or {}),
     }, produced_by=PRODUCER)
     for f in tmp.iterdir():

@@ -4,16 +4,19 @@ checkpoint. :func:`train` starts a run folder, :func:`resume` continues one.
 Reproducibility: every generator is seeded from ``TrainConfig.seed`` (torch's global generators
 for weight init and reparameterisation noise, a numpy ``Generator`` for batch indices) inside
 ``torch.random.fork_rng``, so a call leaves the caller's generators untouched. A checkpoint holds
-all of their states, so on CPU a run resumed from a checkpoint ends with the same weights, bit
-for bit, as one that was never interrupted. What holds after a kill at any instant is listed in docs/training.md
+all of their states and the thread count it was trained with (which :func:`resume` restores), so
+on CPU a run resumed from a checkpoint ends with the same weights, bit for bit, as one that was
+never interrupted. What holds after a kill at any instant is listed in docs/training.md
 ("Guarantees").
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any, Mapping
@@ -427,7 +430,8 @@ def resume(run_dir: str | os.PathLike, *, changes: Mapping[str, Any] | None = No
     temporaries of killed writes are removed, a folder killed before its step-0 checkpoint gets
     that checkpoint, and the root weights are made the checkpoint's (also when there is nothing
     left to train). ``changes`` reach config.json only once the checkpoint has loaded, so a resume
-    that fails leaves the run as it was."""
+    that fails leaves the run as it was. torch's thread count is set to the one the checkpoint was
+    written with for the duration of the loop (CPU results depend on it)."""
     from dislab.data import get_dataset
 
     run = Run(run_dir)
@@ -467,7 +471,27 @@ def resume(run_dir: str | os.PathLike, *, changes: Mapping[str, Any] | None = No
             # again, over the same steps (the interval's sums came with the checkpoint)
             rows = [r for r in read_log(run.path / TRAIN_LOG) if r.get("step", 0) <= step]
             atomic_write_text(run.path / TRAIN_LOG, "".join(json.dumps(r) + "\n" for r in rows))
-            _fit(run.path, config, model, dataset, device, groups, optimizers, fmt, np_rng, step,
-                 float(state.get("wall_time_s") or 0.0), progress, interval=interval)
+            with _thread_count(state.get("torch_threads"), run.path):
+                _fit(run.path, config, model, dataset, device, groups, optimizers, fmt, np_rng, step,
+                     float(state.get("wall_time_s") or 0.0), progress, interval=interval)
     return run.path
 
+
+@contextlib.contextmanager
+def _thread_count(recorded: Any, run_dir: Path):
+    """Run the block with torch's intra-op thread count at ``recorded`` (the checkpoint's), then
+    restore this process's. On CPU the reduction order of matmuls and convolutions depends on the
+    thread count (1 vs 2 threads: weights 1e-3 apart after a few hundred steps), so a resume under
+    another count would not continue the run it resumes; a sweep sets the count per worker."""
+    now = torch.get_num_threads()
+    if isinstance(recorded, bool) or not isinstance(recorded, int) or recorded < 1 or recorded == now:
+        yield
+        return
+    print(f"dislab: {run_dir}: training with {recorded} torch threads, as its checkpoint was written "
+          f"(this process had {now}; restored afterwards), so that it continues bit for bit",
+          file=sys.stderr)
+    torch.set_num_threads(recorded)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(now)
