@@ -90,6 +90,7 @@ def test_report_without_evaluation_says_so_and_shows_the_rest(run_dir, tmp_path)
 def test_report_without_weights_shows_config_and_log(run_dir, tmp_path, capsys):
     d = _copy(run_dir, tmp_path)
     (d / "model.safetensors").unlink()
+    shutil.rmtree(d / "checkpoint")  # with a checkpoint, a reader restores the weights from it
     assert cli.main(["report", str(d), "--no-progress", "--n-encode", "32"]) == 0
     err = capsys.readouterr().err
     assert "has no weights yet" in err
@@ -122,6 +123,7 @@ def test_cli_bad_input_is_one_clear_line(run_dir, tmp_path, capsys):
     ]
     d = _copy(run_dir, tmp_path)
     (d / "model.safetensors").unlink()
+    shutil.rmtree(d / "checkpoint")  # with a checkpoint, a reader restores the weights from it
     cases.append((["traverse", str(d)], "no weights yet"))
     for argv, message in cases:
         assert cli.main(argv) == 2, argv

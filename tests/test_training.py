@@ -51,7 +51,7 @@ def assert_same_weights(a: dict, b: dict) -> None:
 def test_run_folder_contents_and_load(tmp_path):
     run_dir = train(TrainConfig(**TINY, steps=5), out=tmp_path / "run", progress=False)
     assert sorted(p.name for p in run_dir.iterdir()) == [
-        "checkpoint", "config.json", "model.safetensors", "train_log.jsonl"]
+        "checkpoint", "config.json", "model.safetensors", "train.lock", "train_log.jsonl"]
     record = json.loads((run_dir / "config.json").read_text())
     assert record["dislab"]["produced_by"] == "dislab.training"
     assert record["model"]["name"] == "vae"

@@ -19,9 +19,22 @@ import fcntl
 import json
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Iterator
+
+# Lock files this process holds, by real path, with the thread that took each. flock conflicts
+# between two descriptors of one process, so code that may run under a lock its caller already
+# took (training.resume inside a sweep worker) asks here instead of locking a second time.
+_HELD: dict[str, int] = {}
+_HELD_GUARD = threading.Lock()
+
+
+def held_by_this_thread(path: str | os.PathLike) -> bool:
+    """Whether this thread holds the lock on ``path`` through some :class:`RunLock`."""
+    with _HELD_GUARD:
+        return _HELD.get(os.path.realpath(path)) == threading.get_ident()
 
 
 class RunLock:
@@ -67,12 +80,16 @@ class RunLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, (info + "\n").encode(), 0)
         self._fd = fd
+        with _HELD_GUARD:
+            _HELD[os.path.realpath(self.path)] = threading.get_ident()
         return True
 
     def release(self) -> None:
         if self._fd is None:
             return
         fd, self._fd = self._fd, None
+        with _HELD_GUARD:
+            _HELD.pop(os.path.realpath(self.path), None)
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)  # nobody holds it now
         fcntl.flock(fd, fcntl.LOCK_UN)

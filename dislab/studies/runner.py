@@ -89,17 +89,30 @@ def missing_stages(folder: StudyFolder, run: RunSpec, metrics: Sequence[str] | N
 
 # -- the stages ----------------------------------------------------------------------------------
 def _train(run: RunSpec, run_dir: Path) -> None:
-    from dislab.training import resume, train
+    """Train a new run, or resume a started one (which also rebuilds the step 0 of a run killed
+    before its first checkpoint). A folder that cannot be resumed (config.json or latest.json
+    unreadable, files but no config.json) is never deleted: it may hold weights, an evaluation, a
+    report or the user's own files. The run fails with a message saying so, and stays failed
+    (the sweep skips it) until the folder is repaired or moved away."""
+    from dislab.errors import DislabError, RunError
+    from dislab.training import open_run, resume, train
+    from dislab.training.checkpoint import latest_step
+    from dislab.training.run import CONFIG, remove_stale_temporaries
 
-    st = training_step(run_dir)
-    if st is None or not (run_dir / "checkpoint" / "latest.json").is_file():
-        # a folder without a checkpoint is debris of a kill before the first one: start afresh
-        if run_dir.exists():
-            import shutil
-
-            shutil.rmtree(run_dir)
+    keep = ("the sweep does not delete a run folder, which may hold weights, an evaluation or your "
+            "files: repair it or move it away, then rerun with --retry-failed")
+    if not (run_dir / CONFIG).is_file():
+        if run_dir.is_dir():
+            remove_stale_temporaries(run_dir)  # a kill while config.json was being written
+            if any(run_dir.iterdir()):
+                raise RunError(f"{run_dir}: holds files but no {CONFIG}, so it cannot be resumed; {keep}")
         train(run.train_config(), out=run_dir, progress=True)
-    elif st[0] < st[1]:
+    else:
+        try:
+            opened = open_run(run_dir)
+            _ = opened.config, opened.model_name, latest_step(run_dir / "checkpoint")
+        except (DislabError, ValueError, KeyError, TypeError) as e:
+            raise RunError(f"{run_dir}: cannot be resumed ({e}); {keep}") from None
         resume(run_dir, progress=True)
     check_finite_log(run_dir)
 

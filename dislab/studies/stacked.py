@@ -114,8 +114,8 @@ class _Member:
     """One model of the stack: its run folder, module, optimizers and generators."""
 
     def __init__(self, out: Path, config, device: torch.device):
-        from dislab.training.checkpoint import load_checkpoint
-        from dislab.training.fit import build_optimizers
+        from dislab.training.checkpoint import load_checkpoint, read_manifest
+        from dislab.training.fit import build_optimizers, restore_log_interval
         from dislab.training.run import CHECKPOINT, TRAIN_LOG, Run, build_model_from_record, read_log
 
         run = Run(out)
@@ -125,6 +125,9 @@ class _Member:
         self.model.network_dtype = DTYPES[resolve_precision(config.precision, device)]
         self.groups, self.optimizers = build_optimizers(self.model, config)
         state = load_checkpoint(run.path / CHECKPOINT, model=self.model, optimizers=self.optimizers)
+        self.interval = restore_log_interval(state.get("log_interval"),
+                                             read_manifest(run.path / CHECKPOINT)[1] / "state.json", device)
+        run.weights_in_force()  # root weights = the checkpoint (a kill between the two writes)
         # load_checkpoint restored torch's generators to this run's: keep them as its own
         self.generator = torch.Generator(device=device)
         self.generator.set_state(torch.cuda.get_rng_state(device.index or 0) if device.type == "cuda"
@@ -143,11 +146,22 @@ def train_stacked(configs: Sequence, outs: Sequence[str | Path], *, progress: bo
 
     ``configs``: TrainConfigs; ``outs``: their run folders (new, or started ones to resume).
     Returns one entry per run: None when it reached its steps, else the error that stopped it
-    (e.g. :class:`dislab.training.NonFiniteLossError`). Errors of the whole stack raise.
+    (e.g. :class:`dislab.training.NonFiniteLossError`, or a :class:`RunError` for a folder that
+    another process trains or that cannot be resumed; such a folder is left as it is). Errors of
+    the whole stack raise.
+
+    Each folder is opened as :func:`dislab.training.resume` opens one: under the run's lock, stale
+    temporaries removed, step 0 rebuilt from config.json for a run killed before its first
+    checkpoint, root weights made the checkpoint's.
     """
+    import contextlib
+
     from dislab.data import get_dataset
+    from dislab.errors import DislabError
     from dislab.training import TrainConfig, init_run, select_device
-    from dislab.training.run import CONFIG
+    from dislab.training.checkpoint import read_manifest
+    from dislab.training.fit import rebuild_step0
+    from dislab.training.run import CONFIG, CHECKPOINT, Run, remove_stale_temporaries, run_lock
 
     configs = [c if isinstance(c, TrainConfig) else TrainConfig.from_dict(c) for c in configs]
     outs = [Path(o) for o in outs]
@@ -158,19 +172,23 @@ def train_stacked(configs: Sequence, outs: Sequence[str | Path], *, progress: bo
     dataset = get_dataset(configs[0].dataset, **configs[0].dataset_options)
     errors: list[BaseException | None] = [None] * len(configs)
     devices = [dev.index or 0] if dev.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        members = []
-        for c, out in zip(configs, outs):
-            if not (out / CONFIG).is_file() or not (out / "checkpoint" / "latest.json").is_file():
-                if out.exists() and not (out / "checkpoint" / "latest.json").is_file():
-                    import shutil
-
-                    shutil.rmtree(out)  # killed before its first checkpoint: nothing to keep
-                init_run(c, out)  # the trainer's own start: same seeding, same step-0 checkpoint
-            members.append(_Member(out, c, dev))
+    with torch.random.fork_rng(devices=devices), contextlib.ExitStack() as held:
+        members: list[_Member | None] = []
+        for i, (c, out) in enumerate(zip(configs, outs)):
+            try:
+                if not (out / CONFIG).is_file():
+                    init_run(c, out)  # the trainer's own start: same seeding, same step-0 checkpoint
+                held.enter_context(run_lock(out))
+                remove_stale_temporaries(out)
+                if read_manifest(out / CHECKPOINT) is None:
+                    rebuild_step0(Run(out))  # killed before its step-0 checkpoint
+                members.append(_Member(out, c, dev))
+            except DislabError as e:  # this folder only: the other seeds go on
+                errors[i] = e
+                members.append(None)
         by_step: dict[int, list[int]] = {}
         for i, m in enumerate(members):
-            if m.step < m.config.steps:
+            if m is not None and m.step < m.config.steps:
                 by_step.setdefault(m.step, []).append(i)
         for start, idx in sorted(by_step.items()):
             for i, err in zip(idx, _fit_stacked([members[i] for i in idx], dataset, dev, start, progress)):
@@ -184,7 +202,8 @@ def _fit_stacked(members: list[_Member], dataset, device: torch.device, step: in
     from tqdm.auto import tqdm
 
     from dislab.training import NonFiniteLossError
-    from dislab.training.fit import sample_batch
+    from dislab.training.checkpoint import latest_step
+    from dislab.training.fit import log_interval, sample_batch
 
     config = members[0].config
     template = members[0].model
@@ -232,17 +251,19 @@ def _fit_stacked(members: list[_Member], dataset, device: torch.device, step: in
         from dislab.training.run import CHECKPOINT, WEIGHTS
 
         unstack(params, buffers, opts)
-        for i in alive:
+        for j, i in enumerate(alive):
             m = members[i]
             # the checkpoint stores "the torch generator" of a run: this model's own
             if device.type == "cuda":
                 torch.cuda.set_rng_state(m.generator.get_state(), device.index or 0)
             else:
                 torch.set_rng_state(m.generator.get_state())
+            interval = log_interval(term_names or [], None if acc is None else acc[j], n_acc)
             save_checkpoint(m.path / CHECKPOINT, step=at, model=m.model, optimizers=m.optimizers,
                             np_rng=m.np_rng, extra={"model": m.model.name, "batch_size": config.batch_size,
                                                     "wall_time_s": m.wall_time + wall, "device": str(device),
-                                                    "stacked": len(alive)})
+                                                    "stacked": len(alive), "log_interval": interval})
+            # a kill before this line: Run.weights_in_force restores the root from the checkpoint
             save_weights(m.path / WEIGHTS, m.model, {"step": str(at), "model": m.model.name})
 
     params, buffers, opts = restack()
@@ -250,8 +271,15 @@ def _fit_stacked(members: list[_Member], dataset, device: torch.device, step: in
     n_latents = int(getattr(template.config, "n_latents", 0))
     dtype = next(iter(params.values())).dtype
     logs = {i: open(members[i].path / "train_log.jsonl", "a", encoding="utf-8") for i in alive}
-    term_names: list[str] | None = None
+    # the log interval each checkpoint was taken in (equal for runs at one step; else start anew)
+    saved = [members[i].interval for i in alive]
+    term_names: list[str] | None = saved[0][0] or None
     acc: torch.Tensor | None = None  # (K, n_terms) sums over the log interval
+    n_acc = saved[0][2]  # steps summed in acc
+    if n_acc and all(names == saved[0][0] and n == n_acc for names, _, n in saved):
+        acc = torch.stack([a for _, a, _ in saved])
+    else:
+        term_names, n_acc = None, 0
     t0 = time.perf_counter()
     t_mark, step_mark = t0, step
     bar = tqdm(total=config.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True,
@@ -279,7 +307,7 @@ def _fit_stacked(members: list[_Member], dataset, device: torch.device, step: in
                 bad = [j for j, ok in enumerate(finite) if not ok]
                 for j in bad:
                     i = alive[j]
-                    last = int(json.loads((members[i].path / "checkpoint" / "latest.json").read_text())["step"])
+                    last = latest_step(members[i].path / "checkpoint")
                     bad_terms = [f"{n} ({v})" for n, v in zip(term_names, values[j].tolist()) if not np.isfinite(v)]
                     errors[i] = NonFiniteLossError(
                         f"non-finite {', '.join(bad_terms)} at step {step}; stopped before updating the "
@@ -309,17 +337,18 @@ def _fit_stacked(members: list[_Member], dataset, device: torch.device, step: in
                 opts[g].zero_grad(set_to_none=True)
             step += 1
             acc = values if acc is None else acc + values
+            n_acc += 1
             bar.update(1)
             if step % config.log_every == 0 or step == config.steps:
                 now = time.perf_counter()
-                means = (acc / (step - step_mark)).tolist()
+                means = (acc / n_acc).tolist()
                 for j, i in enumerate(alive):
                     row = {"step": step, **dict(zip(term_names, means[j])),
                            "images_per_s": (step - step_mark) * config.batch_size / max(now - t_mark, 1e-9),
                            "wall_time_s": members[i].wall_time + now - t0}
                     logs[i].write(json.dumps(row) + "\n")
                     logs[i].flush()
-                acc, t_mark, step_mark = None, now, step
+                acc, n_acc, t_mark, step_mark = None, 0, now, step
             if step % config.checkpoint_every == 0 or step == config.steps:
                 checkpoint(step, params, buffers, opts, time.perf_counter() - t0)
     finally:

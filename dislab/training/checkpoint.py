@@ -24,19 +24,61 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 
-from dislab.errors import RunError
+from dislab.errors import DislabError, RunError
 from dislab.io import atomic_path, read_json, write_json
 
 PRODUCER = "dislab.training"
 MANIFEST = "latest.json"
+# The only names latest.json may give: a folder of checkpoint/ itself, never a path elsewhere.
+FOLDER_PATTERN = re.compile(r"step-(\d{9,18})")  # f"step-{step:09d}"
+# What to do when a checkpoint file cannot be read: the run's weights are only as good as it.
+DAMAGED = ("the checkpoint is damaged (a kill or a full disk while it was written, or an edit); "
+           "restore the run folder from a copy, or retrain it (dislab train --overwrite)")
+
+
+# -- reading, one line naming the file on any failure ----------------------------------------
+def read_tensors(path: Path, *, hint: str = DAMAGED) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors and metadata of a safetensors file, read through one open so that the two always
+    belong together (a writer replacing the file cannot give the metadata of one version and the
+    tensors of another). A missing, truncated, empty or corrupt file raises :class:`RunError`
+    naming it: safetensors' own ``SafetensorError: invalid header length`` names no file."""
+    path = Path(path)
+    if not path.is_file():
+        raise RunError(f"{path}: file not found; {hint}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
+    except (SafetensorError, OSError, ValueError) as e:
+        raise RunError(f"{path}: not a readable safetensors file ({e}); {hint}") from None
+
+
+def weights_step(path: Path) -> int | None:
+    """The ``step`` recorded in a weights file's metadata; None when the file is missing,
+    unreadable or has no step (then it cannot be trusted to match any checkpoint)."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return int((f.metadata() or {})["step"])
+    except (SafetensorError, OSError, ValueError, KeyError):
+        return None
+
+
+def read_state(path: Path, *, hint: str = DAMAGED) -> dict[str, Any]:
+    """A checkpoint JSON file (state.json, latest.json); unreadable or not JSON: :class:`RunError`
+    naming it (read_json's DataError says "not valid JSON" but not what to do)."""
+    try:
+        return read_json(path)
+    except (DislabError, OSError) as e:
+        raise RunError(f"{e}; {hint}") from None
 
 
 # -- weights ---------------------------------------------------------------------------------
@@ -52,11 +94,16 @@ def save_weights(path: Path, model: torch.nn.Module, metadata: dict[str, str]) -
         save_file(model_tensors(model), str(tmp), metadata=dict(metadata))
 
 
-def load_weights(path: Path, model: torch.nn.Module) -> None:
-    """Copy weights from a safetensors file into ``model`` (strict: every key must match)."""
-    if not Path(path).is_file():
-        raise RunError(f"{path}: weights file not found")
-    tensors = load_file(str(path))
+def load_weights(path: Path, model: torch.nn.Module, *, hint: str = DAMAGED) -> dict[str, str]:
+    """Copy weights from a safetensors file into ``model`` (strict: every key must match);
+    returns the file's metadata (``step``, ``model``)."""
+    tensors, metadata = read_tensors(path, hint=hint)
+    set_weights(model, tensors, path)
+    return metadata
+
+
+def set_weights(model: torch.nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """Load ``tensors`` (read from ``path``) into ``model``; keys must match exactly."""
     missing, unexpected = model.load_state_dict(tensors, strict=False)
     if missing or unexpected:
         raise RunError(f"{path}: weights do not fit the model (missing {missing}, unexpected {unexpected})")
@@ -144,10 +191,30 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+def read_manifest(ckpt_dir: Path) -> tuple[int, Path] | None:
+    """``(step, folder)`` of the checkpoint in force, or None when there is no ``latest.json``.
+
+    The folder must be a plain ``step-<digits>`` name inside ``checkpoint/`` whose number is the
+    step: a manifest naming an absolute path, ``..`` or anything else would make a resume load
+    weights from outside the run, so it raises :class:`RunError` naming ``latest.json``."""
+    ckpt_dir = Path(ckpt_dir)
+    manifest = ckpt_dir / MANIFEST
+    if not manifest.is_file():
+        return None
+    data = read_state(manifest)
+    step, name = data.get("step"), data.get("folder")
+    match = FOLDER_PATTERN.fullmatch(name) if isinstance(name, str) else None
+    if (match is None or isinstance(step, bool) or not isinstance(step, int)
+            or int(match.group(1)) != step):
+        raise RunError(f'{manifest}: expected {{"step": N, "folder": "step-<N, 9 digits>"}} naming a '
+                       f"folder of {ckpt_dir}, found step={step!r}, folder={name!r}; {DAMAGED}")
+    return step, ckpt_dir / name
+
+
 def latest_step(ckpt_dir: Path) -> int | None:
     """Step of the checkpoint in force, or None when there is none."""
-    manifest = Path(ckpt_dir) / MANIFEST
-    return int(read_json(manifest)["step"]) if manifest.is_file() else None
+    found = read_manifest(ckpt_dir)
+    return None if found is None else found[0]
 
 
 def save_checkpoint(ckpt_dir: Path, *, step: int, model: torch.nn.Module,
@@ -173,6 +240,8 @@ def save_checkpoint(ckpt_dir: Path, *, step: int, model: torch.nn.Module,
         "step": step,
         "numpy_rng": np_rng.bit_generator.state,
         "optimizers": opt_meta,
+        # CPU kernels reduce in an order that depends on the thread count: resume restores it
+        "torch_threads": torch.get_num_threads(),
         **(extra or {}),
     }, produced_by=PRODUCER)
     for f in tmp.iterdir():
@@ -194,16 +263,34 @@ def load_checkpoint(ckpt_dir: Path, *, model: torch.nn.Module,
     """Restore weights, optimizer state and torch generators from the checkpoint in force;
     returns its ``state.json`` (with ``numpy_rng`` for the caller's Generator)."""
     ckpt_dir = Path(ckpt_dir)
-    manifest = ckpt_dir / MANIFEST
-    if not manifest.is_file():
+    found = read_manifest(ckpt_dir)
+    if found is None:
         raise RunError(f"{ckpt_dir}: no checkpoint to resume from ({MANIFEST} missing)")
-    folder = ckpt_dir / read_json(manifest)["folder"]
+    step, folder = found
     files = ["model.safetensors", "optimizer.safetensors", "rng.safetensors", "state.json"]
     missing = [f for f in files if not (folder / f).is_file()]
     if missing:
-        raise RunError(f"{folder}: incomplete checkpoint, missing {missing}")
-    load_weights(folder / "model.safetensors", model)
-    state = read_json(folder / "state.json")
-    _restore_optimizers(optimizers, load_file(str(folder / "optimizer.safetensors")), state["optimizers"])
-    restore_rng(load_file(str(folder / "rng.safetensors")))
+        raise RunError(f"{folder}: incomplete checkpoint, missing {missing}; {DAMAGED}")
+    # read every file before changing anything, so a damaged one leaves model and optimizers as
+    # they were
+    state = read_state(folder / "state.json")
+    absent = [k for k in ("step", "numpy_rng", "optimizers") if k not in state]
+    if absent or state["step"] != step:
+        raise RunError(f"{folder / 'state.json'}: expected the keys step (= {step}), numpy_rng and "
+                       f"optimizers, found step={state.get('step')!r}, missing {absent}; {DAMAGED}")
+    weights, _ = read_tensors(folder / "model.safetensors")
+    opt_tensors, _ = read_tensors(folder / "optimizer.safetensors")
+    rng, _ = read_tensors(folder / "rng.safetensors")
+    if "torch_cpu" not in rng:
+        raise RunError(f"{folder / 'rng.safetensors'}: no torch_cpu generator state; {DAMAGED}")
+    set_weights(model, weights, folder / "model.safetensors")
+    try:
+        _restore_optimizers(optimizers, opt_tensors, state["optimizers"])
+    except (KeyError, ValueError, TypeError, RuntimeError) as e:
+        raise RunError(f"{folder / 'optimizer.safetensors'}: does not fit the model's optimizers "
+                       f"({type(e).__name__}: {e}); {DAMAGED}") from None
+    try:
+        restore_rng(rng)
+    except (RuntimeError, ValueError, TypeError) as e:
+        raise RunError(f"{folder / 'rng.safetensors'}: not a generator state ({e}); {DAMAGED}") from None
     return state

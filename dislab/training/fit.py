@@ -4,15 +4,19 @@ checkpoint. :func:`train` starts a run folder, :func:`resume` continues one.
 Reproducibility: every generator is seeded from ``TrainConfig.seed`` (torch's global generators
 for weight init and reparameterisation noise, a numpy ``Generator`` for batch indices) inside
 ``torch.random.fork_rng``, so a call leaves the caller's generators untouched. A checkpoint holds
-all of their states, so on CPU a run resumed from a checkpoint ends with the same weights, bit for
-bit, as one that was never interrupted.
+all of their states and the thread count it was trained with (which :func:`resume` restores), so
+on CPU a run resumed from a checkpoint ends with the same weights, bit for bit, as one that was
+never interrupted. What holds after a kill at any instant is listed in docs/training.md
+("Guarantees").
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any, Mapping
@@ -22,11 +26,12 @@ import torch
 
 from dislab.errors import ConfigError, RunError
 from dislab.io import atomic_write_text, write_json
-from dislab.training.checkpoint import PRODUCER, load_checkpoint, save_checkpoint, save_weights
+from dislab.training.checkpoint import (DAMAGED, FOLDER_PATTERN, PRODUCER, load_checkpoint, read_manifest,
+                                        save_checkpoint, save_weights, weights_step)
 from dislab.training.config import TrainConfig
 from dislab.training.precision import DTYPES, resolve_precision
 from dislab.training.run import (CHECKPOINT, CONFIG, TENSORBOARD, TRAIN_LOG, WEIGHTS, Run,
-                                 build_model_from_record, read_log)
+                                 build_model_from_record, read_log, remove_stale_temporaries, run_lock)
 
 # Train options that may change when a run is resumed; the others define the run's result.
 RESUMABLE = ("steps", "log_every", "checkpoint_every", "tensorboard", "device")
@@ -191,10 +196,38 @@ def _tensorboard(run_dir: Path, config: TrainConfig, step: int):
     return SummaryWriter(log_dir=str(run_dir / TENSORBOARD), purge_step=step if step > 0 else None)
 
 
+def log_interval(names: list[str], acc: torch.Tensor | None, n_acc: int) -> dict[str, Any]:
+    """The log interval in progress, for state.json: a checkpoint between two log rows keeps the
+    sums of the steps since the last row, so a resumed run writes the next row over its whole
+    interval, as an uninterrupted run does (float32 sums: exact as JSON numbers)."""
+    sums = [] if acc is None else acc.reshape(-1).tolist()
+    return {"names": list(names), "sums": sums, "count": int(n_acc) if sums else 0}
+
+
+def restore_log_interval(saved: Any, where: Path, device) -> tuple[list[str], torch.Tensor | None, int]:
+    """``(names, sums (n_terms,), count)`` from :func:`log_interval`'s record; nothing when
+    absent (a checkpoint of an older dislab, or one at a log row)."""
+    if saved is None:
+        return [], None, 0
+    try:
+        names, sums, count = list(saved["names"]), list(saved["sums"]), int(saved["count"])
+        if count == 0:
+            return [], None, 0
+        if count < 0 or len(names) != len(sums) or not all(isinstance(n, str) for n in names):
+            raise ValueError(f"{len(names)} names, {len(sums)} sums, count {count}")
+        # a sum that overflowed float32 was written as null (JSON has no inf)
+        acc = torch.tensor([math.nan if v is None else float(v) for v in sums], dtype=torch.float32,
+                           device=device)
+    except (KeyError, TypeError, ValueError) as e:
+        raise RunError(f"{where}: log_interval is not {{names, sums, count}} ({e}); {DAMAGED}") from None
+    return names, acc, count
+
+
 def _fit(run_dir: Path, config: TrainConfig, model, dataset, device: torch.device, groups, optimizers,
          fmt: torch.memory_format, np_rng: np.random.Generator, step: int, wall_time: float,
-         progress: bool) -> None:
-    """The loop, from ``step`` to ``config.steps``."""
+         progress: bool, *, interval: tuple[list[str], torch.Tensor | None, int] = ([], None, 0)) -> None:
+    """The loop, from ``step`` to ``config.steps``; ``interval`` continues the log interval a
+    checkpoint was taken in (:func:`restore_log_interval`)."""
     from tqdm.auto import tqdm
 
     ckpt_dir = run_dir / CHECKPOINT
@@ -202,14 +235,16 @@ def _fit(run_dir: Path, config: TrainConfig, model, dataset, device: torch.devic
 
     def checkpoint(at: int, wall: float) -> None:
         save_checkpoint(ckpt_dir, step=at, model=model, optimizers=optimizers, np_rng=np_rng,
-                        extra={**extra, "wall_time_s": wall, "device": str(device)})
+                        extra={**extra, "wall_time_s": wall, "device": str(device),
+                               "log_interval": log_interval(names, acc, n_acc)})
+        # a kill before this line leaves the root one checkpoint behind: Run.weights_in_force
+        # restores it from the checkpoint before anything reads it
         save_weights(run_dir / WEIGHTS, model, {"step": str(at), "model": model.name})
 
     last_good = step
     writer = _tensorboard(run_dir, config, step)
-    names: list[str] = []
-    acc: torch.Tensor | None = None  # (n_terms,) sum of the logged values over the current interval
-    n_acc = 0  # steps summed in acc
+    names, acc, n_acc = interval  # acc: (n_terms,) sum of the logged values over the current interval
+    # n_acc: steps summed in acc
     t0 = time.perf_counter()  # wall time of this session = wall_time + (now - t0)
     t_mark, step_mark = t0, step
     bar = tqdm(total=config.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True,
@@ -270,16 +305,22 @@ def _default_out(config: TrainConfig) -> Path:
 
 
 def _claim_folder(out: Path, overwrite: bool) -> None:
-    """Create ``out`` for a new run; an existing run folder is replaced only when asked."""
+    """Create ``out`` for a new run; an existing run folder is replaced only when asked. A folder
+    holding only the temporaries of a kill before config.json was written counts as empty."""
     if out.exists():
         if out.is_dir() and not any(out.iterdir()):
             return
+        if out.is_dir() and not (out / CONFIG).exists():
+            remove_stale_temporaries(out)
+            if not any(out.iterdir()):
+                return
         if not overwrite:
             raise RunError(f"{out} already exists; resume it (dislab train --resume {out}), choose "
                            f"another --out, or pass --overwrite to replace it")
         if not (out / CONFIG).is_file():
             raise RunError(f"refusing to overwrite {out}: it is not a dislab run folder ({CONFIG} missing)")
-        shutil.rmtree(out)
+        with run_lock(out):  # never from under a process that trains it
+            shutil.rmtree(out)
     out.mkdir(parents=True)
 
 
@@ -293,7 +334,9 @@ def init_run(config: TrainConfig | Mapping[str, Any], out: str | os.PathLike | N
     their folders with it too.
 
     Config errors (unknown model option, dataset that cannot be built) raise before any file is
-    written; an existing run folder raises :class:`RunError` unless ``overwrite``.
+    written; an existing run folder raises :class:`RunError` unless ``overwrite``. A kill after
+    ``config.json`` but before the step-0 checkpoint is repaired by :func:`resume`, which writes
+    the same step 0 from ``config.json``.
     """
     from dislab.data import get_dataset
     from dislab.models import MODELS
@@ -315,17 +358,57 @@ def init_run(config: TrainConfig | Mapping[str, Any], out: str | os.PathLike | N
         "dataset": dataset.describe(),
     }
     with _seeded(device):
-        torch.manual_seed(config.seed)  # seeds the CPU and every CUDA generator
-        model = build_model_from_record(record["model"])  # config errors surface before any file
-        model, _, optimizers, _ = prepare_model(model, config, device)
+        model, optimizers = _initial_state(config, record["model"], device)  # config errors: no file yet
         _claim_folder(out, overwrite)
-        write_json(out / CONFIG, record, produced_by=PRODUCER)
-        (out / TRAIN_LOG).touch()
-        save_checkpoint(out / CHECKPOINT, step=0, model=model, optimizers=optimizers,
-                        np_rng=np.random.default_rng(config.seed),
-                        extra={"model": model.name, "wall_time_s": 0.0, "device": str(device)})
-        save_weights(out / WEIGHTS, model, {"step": "0", "model": model.name})
+        with run_lock(out):  # a resume started meanwhile waits for step 0 (or says who writes it)
+            write_json(out / CONFIG, record, produced_by=PRODUCER)
+            (out / TRAIN_LOG).touch()
+            _write_step0(out, config, model, optimizers, device)
     return out
+
+
+def _initial_state(config: TrainConfig, model_record: dict[str, Any], device: torch.device):
+    """The model at step 0 and its fresh optimizers; call it inside :func:`_seeded`. Built under
+    ``torch.manual_seed(config.seed)``, so one config.json always gives the same initial weights
+    and the same generator state after them."""
+    torch.manual_seed(config.seed)  # seeds the CPU and every CUDA generator
+    model = build_model_from_record(model_record)
+    model, _, optimizers, _ = prepare_model(model, config, device)
+    return model, optimizers
+
+
+def _write_step0(out: Path, config: TrainConfig, model, optimizers, device: torch.device) -> None:
+    """The step-0 checkpoint (torch's generators as :func:`_initial_state` left them, the batch
+    generator seeded by ``config.seed``), then the root weights."""
+    save_checkpoint(out / CHECKPOINT, step=0, model=model, optimizers=optimizers,
+                    np_rng=np.random.default_rng(config.seed),
+                    extra={"model": model.name, "wall_time_s": 0.0, "device": str(device)})
+    save_weights(out / WEIGHTS, model, {"step": "0", "model": model.name})
+
+
+def rebuild_step0(run: Run) -> None:
+    """Write the step-0 state of a run killed before its first checkpoint, from its config.json:
+    bit for bit the step 0 :func:`init_run` would have written. Refuses when the folder holds
+    anything a fresh step 0 would overwrite or that says training went further."""
+    ckpt_dir = run.path / CHECKPOINT
+    found = [FOLDER_PATTERN.fullmatch(p.name) for p in ckpt_dir.iterdir()] if ckpt_dir.is_dir() else []
+    later = sorted(m.group(0) for m in found if m and int(m.group(1)) > 0)  # step 0 is rewritten
+    if later:
+        raise RunError(f"{ckpt_dir / 'latest.json'}: missing, but {ckpt_dir} holds {later}; restore "
+                       f"latest.json from a copy (it names the checkpoint in force), or retrain the run")
+    if (run.path / WEIGHTS).is_file():
+        raise RunError(f"{ckpt_dir / 'latest.json'}: missing, but {run.path / WEIGHTS} holds weights "
+                       f"(step {weights_step(run.path / WEIGHTS)}); resuming would restart at step 0 and "
+                       f"overwrite them: restore checkpoint/ from a copy, or train a new run")
+    if any(r.get("step", 0) > 0 for r in read_log(run.path / TRAIN_LOG)):
+        raise RunError(f"{ckpt_dir / 'latest.json'}: missing, but {run.path / TRAIN_LOG} has rows of "
+                       f"trained steps; restore checkpoint/ from a copy, or retrain the run")
+    config = run.config
+    device = select_device(config.device)
+    with _seeded(device):
+        model, optimizers = _initial_state(config, run.record["model"], device)
+        (run.path / TRAIN_LOG).touch()
+        _write_step0(run.path, config, model, optimizers, device)
 
 
 def train(config: TrainConfig | Mapping[str, Any], *, out: str | os.PathLike | None = None,
@@ -345,36 +428,75 @@ def train(config: TrainConfig | Mapping[str, Any], *, out: str | os.PathLike | N
 def resume(run_dir: str | os.PathLike, *, changes: Mapping[str, Any] | None = None,
            progress: bool = True) -> Path:
     """Continue a run from its last checkpoint to ``config.steps`` (or ``changes["steps"]``,
-    which may only grow). Only the options in :data:`RESUMABLE` may change."""
+    which may only grow). Only the options in :data:`RESUMABLE` may change.
+
+    Holds the run's lock (:func:`dislab.training.run.run_lock`) throughout: a second resume of the
+    same run, from any process, raises :class:`RunError` naming the first. Under it, stale
+    temporaries of killed writes are removed, a folder killed before its step-0 checkpoint gets
+    that checkpoint, and the root weights are made the checkpoint's (also when there is nothing
+    left to train). ``changes`` reach config.json only once the checkpoint has loaded, so a resume
+    that fails leaves the run as it was. torch's thread count is set to the one the checkpoint was
+    written with for the duration of the loop (CPU results depend on it)."""
     from dislab.data import get_dataset
 
     run = Run(run_dir)
-    config = run.config
-    changes = dict(changes or {})
-    fixed = sorted(set(changes) - set(RESUMABLE))
-    if fixed:
-        raise ConfigError(f"option(s) {fixed} cannot change when resuming (they define the run); "
-                          f"resumable options: {list(RESUMABLE)}")
-    if "steps" in changes and changes["steps"] < config.steps:
-        raise ConfigError(f"steps={changes['steps']} is below the run's {config.steps}; a resumed run "
-                          f"continues to its step count or a larger one")
-    if changes:
-        config = config.replace(**changes)
-        record = dict(run.record)
-        record.pop("dislab", None)
-        record["train"] = config.to_dict()
-        write_json(run.path / CONFIG, record, produced_by=PRODUCER)
-    device = select_device(config.device)
-    dataset = get_dataset(config.dataset, **config.dataset_options)
-    with _seeded(device):
-        model, groups, optimizers, fmt = prepare_model(build_model_from_record(run.record["model"]), config, device)
-        state = load_checkpoint(run.path / CHECKPOINT, model=model, optimizers=optimizers)
-        np_rng = np.random.default_rng()
-        np_rng.bit_generator.state = state["numpy_rng"]
-        step = int(state["step"])
-        # drop log lines a killed run wrote after its last checkpoint: they will be written again
-        rows = [r for r in read_log(run.path / TRAIN_LOG) if r.get("step", 0) <= step]
-        atomic_write_text(run.path / TRAIN_LOG, "".join(json.dumps(r) + "\n" for r in rows))
-        _fit(run.path, config, model, dataset, device, groups, optimizers, fmt, np_rng, step,
-             float(state.get("wall_time_s") or 0.0), progress)
+    with run_lock(run.path):  # before reading config.json: a resume that held it may have changed it
+        config = run.config
+        changes = dict(changes or {})
+        fixed = sorted(set(changes) - set(RESUMABLE))
+        if fixed:
+            raise ConfigError(f"option(s) {fixed} cannot change when resuming (they define the run); "
+                              f"resumable options: {list(RESUMABLE)}")
+        if "steps" in changes and changes["steps"] < config.steps:
+            raise ConfigError(f"steps={changes['steps']} is below the run's {config.steps}; a resumed "
+                              f"run continues to its step count or a larger one")
+        if changes:
+            config = config.replace(**changes)
+        remove_stale_temporaries(run.path)
+        if read_manifest(run.path / CHECKPOINT) is None:
+            rebuild_step0(run)
+        device = select_device(config.device)
+        dataset = get_dataset(config.dataset, **config.dataset_options)
+        with _seeded(device):
+            model, groups, optimizers, fmt = prepare_model(build_model_from_record(run.record["model"]),
+                                                           config, device)
+            state = load_checkpoint(run.path / CHECKPOINT, model=model, optimizers=optimizers)
+            step = int(state["step"])
+            where = read_manifest(run.path / CHECKPOINT)[1] / "state.json"
+            interval = restore_log_interval(state.get("log_interval"), where, device)
+            run.weights_in_force()  # the root weights are the checkpoint's, even at step >= steps
+            if changes:  # the checkpoint loaded: now the changes become the run's
+                record = dict(run.record)
+                record.pop("dislab", None)
+                record["train"] = config.to_dict()
+                write_json(run.path / CONFIG, record, produced_by=PRODUCER)
+            np_rng = np.random.default_rng()
+            np_rng.bit_generator.state = state["numpy_rng"]
+            # drop log lines a killed run wrote after its last checkpoint: they will be written
+            # again, over the same steps (the interval's sums came with the checkpoint)
+            rows = [r for r in read_log(run.path / TRAIN_LOG) if r.get("step", 0) <= step]
+            atomic_write_text(run.path / TRAIN_LOG, "".join(json.dumps(r) + "\n" for r in rows))
+            with _thread_count(state.get("torch_threads"), run.path):
+                _fit(run.path, config, model, dataset, device, groups, optimizers, fmt, np_rng, step,
+                     float(state.get("wall_time_s") or 0.0), progress, interval=interval)
     return run.path
+
+
+@contextlib.contextmanager
+def _thread_count(recorded: Any, run_dir: Path):
+    """Run the block with torch's intra-op thread count at ``recorded`` (the checkpoint's), then
+    restore this process's. On CPU the reduction order of matmuls and convolutions depends on the
+    thread count (1 vs 2 threads: weights 1e-3 apart after a few hundred steps), so a resume under
+    another count would not continue the run it resumes; a sweep sets the count per worker."""
+    now = torch.get_num_threads()
+    if isinstance(recorded, bool) or not isinstance(recorded, int) or recorded < 1 or recorded == now:
+        yield
+        return
+    print(f"dislab: {run_dir}: training with {recorded} torch threads, as its checkpoint was written "
+          f"(this process had {now}; restored afterwards), so that it continues bit for bit",
+          file=sys.stderr)
+    torch.set_num_threads(recorded)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(now)
