@@ -137,6 +137,31 @@ def test_values_are_stored_in_their_canonical_type_and_bounds_are_exact():
         MODELS.get("pro_vlae").config_class(level_sizes=[1, 2])
 
 
+@pytest.mark.parametrize("name, options, message", [
+    ("toy_blobs", {"side": "abc"}, "toy_blobs: side must be a whole number >= 8, got 'abc'"),
+    ("toy_blobs", {"side": 4}, "toy_blobs: side must be a whole number >= 8, got 4"),
+    ("toy_blobs", {"n_pos": 2.5}, "toy_blobs: n_pos must be a whole number >= 2, got 2.5"),
+    ("dsprites", {"path": 3}, "dsprites: path must be a file or folder path (a string) or null, got 3"),
+    ("color_dsprites", {"seed": "x"}, "color_dsprites: seed must be a whole number >= 0, got 'x'"),
+    ("noisy_dsprites", {"seed": -1}, "noisy_dsprites: seed must be a whole number >= 0, got -1"),
+    ("scream_dsprites", {"background": 3}, "scream_dsprites: background must be a file or folder path"),
+    ("shapes3d", {"path": ["a"]}, "shapes3d: path must be a file or folder path"),
+    ("mpi3d", {"subset": "tiny"}, "mpi3d: subset must be one of ['toy', 'realistic', 'real', 'complex'], got 'tiny'"),
+    ("mpi3d", {"layout": "5x5"}, "mpi3d: layout must be one of ['6x6', '4x4', None], got '5x5'"),
+    ("smallnorb", {"camera": 2}, "smallnorb: camera must be one of [0, 1], got 2"),
+    ("smallnorb", {"side": "big"}, "smallnorb: side must be a whole number >= 4, got 'big'"),
+    ("smallnorb", {"instance": -2}, "smallnorb: instance must be a whole number >= 0 or null, got -2"),
+    ("cars3d", {"side": 0}, "cars3d: side must be a whole number >= 4, got 0"),
+    ("image_folder", {"channels": 2}, "image_folder: channels must be one of [1, 3], got 2"),
+    ("image_folder", {"side": "x"}, "image_folder: side must be a whole number >= 4, got 'x'"),
+    ("toy_blobs", {"sid": 16}, "dataset 'toy_blobs' has no option(s) ['sid']; expected some of ['side', 'n_pos']"),
+])
+def test_dataset_options_are_checked_before_any_file_is_read(name, options, message):
+    with pytest.raises(ConfigError) as info:
+        get_dataset(name, **options)
+    assert str(info.value) == message or str(info.value).startswith(message), str(info.value)
+
+
 @pytest.mark.parametrize("prior, options, message", [
     ("mog", {"n_components": "abc"}, "mog: n_components must be a whole number >= 1, got 'abc'"),
     ("mog", {"per_dimension": "yes"}, "mog: per_dimension must be true or false, got 'yes'"),
@@ -162,3 +187,13 @@ def test_set_beta_abc_exits_2_with_one_line_and_writes_no_run_folder(tmp_path, c
     with pytest.raises(ConfigError, match="beta_tcvae: beta must be"):  # the Python API: the same check
         train({"model": "beta_tcvae", "model_options": {"beta": "abc"}}, out=out, progress=False)
     assert not out.exists()
+
+
+def test_a_sweep_with_a_bad_value_stops_before_creating_its_folder(tmp_path, capsys):
+    study = tmp_path / "s.toml"
+    study.write_text('metrics = ["mig"]\n[base]\nmodel = "factor_vae"\nsteps = 1\nencoder = "mlp_small"\n'
+                     'decoder = "mlp_small"\ndataset_options = {side = 16, n_pos = 4}\n'
+                     '[grid]\ndiscriminator_layers = [2, 0]\n')
+    assert cli.main(["sweep", str(study), "--out", str(tmp_path / "out"), "--workers", "0", "--quiet"]) == 2
+    assert "factor_vae: discriminator_layers must be a whole number >= 1, got 0" in one_line(capsys, "sweep")
+    assert not (tmp_path / "out").exists()

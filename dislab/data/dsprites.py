@@ -54,6 +54,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dislab import checks
 from dislab.data import files
 from dislab.data.base import FactorDataset
 from dislab.errors import DataError
@@ -182,6 +183,7 @@ class DSprites(FactorDataset):
     observation_shape = (1, SIDE, SIDE)
 
     def __init__(self, *, path: str | os.PathLike | None = None):
+        path = checks.path(self.name, "path", path)
         self.factor_values = factor_values()
         self.path: Path | None = None
         self._packed: np.ndarray | None = None
@@ -307,10 +309,8 @@ class DSpritesVariant(FactorDataset):
     observation_shape = (3, SIDE, SIDE)
 
     def __init__(self, *, seed: int = 0, path: str | os.PathLike | None = None):
-        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-            raise DataError(f"{self.name}: seed must be an int, got {seed!r}")
-        self.seed = int(seed)
-        self.sprites = DSprites(path=path)
+        self.seed = checks.whole(self.name, "seed", seed, minimum=0)
+        self.sprites = DSprites(path=checks.path(self.name, "path", path))
         self.factor_sizes = self.sprites.factor_sizes
         self.factor_values = self.sprites.factor_values
 

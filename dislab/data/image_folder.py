@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dislab import checks
 from dislab.data import files
 from dislab.data.base import FactorDataset
 from dislab.errors import DataError
@@ -30,10 +31,9 @@ class ImageFolder(FactorDataset):
         from PIL import Image, UnidentifiedImageError
         from tqdm import tqdm
 
-        if channels not in (1, 3):
-            raise DataError(f"image_folder: channels must be 1 or 3, got {channels!r}")
-        if side < 4:
-            raise DataError(f"image_folder: side must be >= 4 pixels, got {side}")
+        channels = checks.choice("image_folder", "channels", channels, (1, 3))
+        side = checks.whole("image_folder", "side", side, minimum=4)  # pixels
+        path = checks.path("image_folder", "path", path)
         if path is None:
             raise DataError("image_folder: pass path=... (the folder of images)")
         folder = Path(path).expanduser()

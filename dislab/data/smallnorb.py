@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dislab import checks
 from dislab.data import files
 from dislab.data.base import FactorDataset, as_generator
 from dislab.errors import DataError
@@ -96,8 +97,11 @@ class SmallNORB(FactorDataset):
                  instance: int | None = None, seed: int = 0):
         from tqdm import tqdm
 
-        if camera not in (0, 1):
-            raise DataError(f"smallnorb: camera must be 0 or 1, got {camera!r}")
+        camera = checks.choice("smallnorb", "camera", camera, (0, 1))
+        side = checks.whole("smallnorb", "side", side, minimum=4)  # pixels
+        instance = checks.whole("smallnorb", "instance", instance, minimum=0, optional=True)
+        seed = checks.whole("smallnorb", "seed", seed, minimum=0)
+        path = checks.path("smallnorb", "path", path)
         folder = files.resolve_path(path, "small_norb", self.name, folder=True)
         if not folder.is_dir():
             raise DataError(f"smallnorb: path must be the folder holding the .mat files, got {folder}")
