@@ -197,3 +197,117 @@ def test_a_sweep_with_a_bad_value_stops_before_creating_its_folder(tmp_path, cap
     assert cli.main(["sweep", str(study), "--out", str(tmp_path / "out"), "--workers", "0", "--quiet"]) == 2
     assert "factor_vae: discriminator_layers must be a whole number >= 1, got 0" in one_line(capsys, "sweep")
     assert not (tmp_path / "out").exists()
+
+
+# -- A: file problems (OSError) are one line naming the file -------------------------------------
+def test_os_errors_name_the_file_and_what_to_do():
+    msg = cli.user_message(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/data/run/model.safetensors"))
+    assert msg == "/data/run/model.safetensors: No space left on device (free some space, then run the command again)"
+    msg = cli.user_message(OSError(errno.EROFS, os.strerror(errno.EROFS), "/mnt/ro/run"))
+    assert msg.startswith("/mnt/ro/run: Read-only file system (write to a folder on a writable disk")
+    msg = cli.user_message(PermissionError(errno.EACCES, os.strerror(errno.EACCES), "/root/x"))
+    assert msg.startswith("/root/x: Permission denied (")
+    assert cli.user_message(FileNotFoundError("run.toml: config file not found")) == "run.toml: config file not found"
+    assert cli.user_message(TypeError("a bug")) is None  # bugs keep their traceback
+
+
+def test_an_output_folder_under_a_file_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    argv = ["train", "--model", "vae", "--set", "steps=1", "--out", str(blocker / "run")]
+    assert cli.main(argv) == 2
+    assert f"{blocker / 'run'}: Not a directory (a part of this path is a file" in one_line(capsys, "train")
+    study = tmp_path / "s.toml"
+    study.write_text('[base]\nmodel = "vae"\n[grid]\nseed = [0]\n')
+    assert cli.main(["sweep", str(study), "--out", str(blocker / "study")]) == 2
+    assert "Not a directory" in one_line(capsys, "sweep")
+
+
+def test_a_failed_safetensors_write_is_an_os_error_naming_the_file(monkeypatch, tmp_path):
+    # simulated: safetensors' own error, with the text it gives on a full tmpfs (the real full disk
+    # is test_a_full_disk_while_training_is_one_line, where the machine allows a mount)
+    import safetensors.torch
+    from safetensors import SafetensorError
+
+    from dislab.io import save_tensors
+
+    def full(*args, **kwargs):
+        raise SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full)
+    with pytest.raises(OSError) as info:
+        save_tensors({"w": torch.ones(3)}, tmp_path / "w.safetensors")
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(tmp_path / "w.safetensors")
+
+
+@pytest.mark.parametrize("command", ["evaluate", "report"])
+def test_a_full_disk_while_writing_results_is_one_line(trained, tmp_path, capsys, monkeypatch, command):
+    # simulated: the final rename of every atomic write raises ENOSPC (a full disk would fail the
+    # write itself; the message path is the same OSError)
+    d = copy_run(trained, tmp_path)
+
+    class FullDisk:  # dislab.io's view of the os module, with os.replace failing
+        def __getattr__(self, name):
+            return getattr(os, name)
+
+        @staticmethod
+        def replace(src, dst):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dst))
+
+    monkeypatch.setattr("dislab.io.os", FullDisk())
+    argv = {"evaluate": ["evaluate", str(d), "--metrics", "mig", "--n-train", "100"],
+            "report": ["report", str(d), "--n-encode", "64", "--no-gif", "--no-progress"]}[command]
+    assert cli.main(argv) == 2
+    err = one_line(capsys, command)
+    assert "No space left on device (free some space" in err and str(d) in err
+
+
+def _can_mount(tmp_path: Path) -> bool:
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        return False
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    ok = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(probe)],
+                        capture_output=True).returncode == 0
+    if ok:
+        subprocess.run(["umount", str(probe)], check=True)
+    return ok
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """mount(options) -> a fresh tmpfs folder with those mount options, unmounted afterwards."""
+    if not _can_mount(tmp_path):
+        pytest.skip("mounting a tmpfs needs root with CAP_SYS_ADMIN")
+    mounted = []
+
+    def mount(options: str) -> Path:
+        where = tmp_path / f"fs{len(mounted)}"
+        where.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], check=True)
+        mounted.append(where)
+        return where
+
+    yield mount
+    for where in mounted:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_a_read_only_file_system_is_one_line(tmpfs, tmp_path, capsys):
+    ro = tmpfs("ro,size=1m")
+    assert cli.main(["train", "--model", "vae", "--set", "steps=1", "--out", str(ro / "run")]) == 2
+    assert f"{ro / 'run'}: Read-only file system (write to a folder" in one_line(capsys, "train")
+    study = tmp_path / "s.toml"
+    study.write_text('[base]\nmodel = "vae"\n[grid]\nseed = [0]\n')
+    assert cli.main(["sweep", str(study), "--out", str(ro / "study")]) == 2
+    assert "Read-only file system" in one_line(capsys, "sweep")
+
+
+def test_a_full_disk_while_training_is_one_line(tmpfs, capsys):
+    full = tmpfs("size=256k")  # config.json fits; the first checkpoint (~1 MB) does not
+    argv = ["train", "--model", "vae", "--dataset", "toy_blobs", "--set", "dataset_options.side=16",
+            "--set", "dataset_options.n_pos=4", "--set", "encoder=mlp_small", "--set", "decoder=mlp_small",
+            "--set", "steps=2", "--set", "device=cpu", "--out", str(full / "run"), "--no-progress"]
+    assert cli.main(argv) == 2
+    err = one_line(capsys, "train")
+    assert re.search(rf"{re.escape(str(full / 'run'))}/\S+\.safetensors: No space left on device", err), err

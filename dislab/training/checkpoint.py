@@ -30,10 +30,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from dislab.errors import RunError
 from dislab.io import atomic_path, read_json, write_json
+from dislab.io import save_tensors as save_file  # a failed write is an OSError naming the file
 
 PRODUCER = "dislab.training"
 MANIFEST = "latest.json"
