@@ -311,3 +311,59 @@ def test_a_full_disk_while_training_is_one_line(tmpfs, capsys):
     assert cli.main(argv) == 2
     err = one_line(capsys, "train")
     assert re.search(rf"{re.escape(str(full / 'run'))}/\S+\.safetensors: No space left on device", err), err
+
+
+# -- A: a config.json of the wrong shape -----------------------------------------------------------
+@pytest.mark.parametrize("argv", [["evaluate", "RUN", "--metrics", "mig"], ["report", "RUN"],
+                                  ["train", "--resume", "RUN"]])
+def test_an_empty_config_json_is_one_line_naming_the_file_and_key(trained, tmp_path, capsys, argv):
+    d = copy_run(trained, tmp_path)
+    (d / "config.json").write_text("{}")
+    assert cli.main([str(d) if a == "RUN" else a for a in argv]) == 2
+    err = one_line(capsys, argv[0])
+    assert f"{d / 'config.json'}: no 'train' block" in err
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda r: {**r, "model": "vae"}, "'model' is 'vae', not an object"),
+    (lambda r: {**r, "model": {"name": 3, "config": {}}}, "model.name is 3, not a model name"),
+    (lambda r: {**r, "train": {**r["train"], "steps": "many"}}, "train: steps must be a whole number, got 'many'"),
+    (lambda r: {**r, "model": {**r["model"], "config": {**r["model"]["config"], "n_latents": "3"}}},
+     "model: vae: n_latents must be a whole number >= 1, got '3'"),
+    (lambda r: {**r, "model": {**r["model"], "name": "vea"}}, "model: unknown model 'vea'"),
+])
+def test_wrong_types_in_config_json_name_the_file_and_key(trained, tmp_path, capsys, change, message):
+    d = copy_run(trained, tmp_path)
+    edit_config(d, change)
+    with pytest.raises(RunError) as info:
+        open_run(d).config
+    assert str(info.value).startswith(f"{d / 'config.json'}: {message}"), str(info.value)
+    assert cli.main(["evaluate", str(d), "--metrics", "mig"]) == 2
+    assert message in one_line(capsys, "evaluate")
+
+
+def test_weights_that_do_not_fit_an_edited_config_are_one_line(trained, tmp_path, capsys):
+    d = copy_run(trained, tmp_path)
+
+    def fewer_latents(r):
+        r["model"]["config"]["n_latents"] = 2
+        return r
+
+    edit_config(d, fewer_latents)
+    with pytest.raises(RunError, match=rf"^{re.escape(str(d / 'model.safetensors'))}: the weights do not fit "
+                                       r"the model that config.json describes \(\d+ tensor\(s\) differ; "
+                                       r"\S+ is \[3, \d+\] in the file, \[2, \d+\] in the model\)"):
+        open_run(d).model()
+    assert cli.main(["evaluate", str(d), "--metrics", "mig"]) == 2
+    assert "config.json and the weights disagree" in one_line(capsys, "evaluate")
+    assert cli.main(["train", "--resume", str(d), "--set", "steps=4"]) == 2  # found by the checkpoint loader
+    assert "config.json and the weights disagree" in one_line(capsys, "train")
+
+
+def test_a_missing_run_folder_says_it_does_not_exist(tmp_path, capsys):
+    missing = tmp_path / "does" / "not" / "exist"
+    assert cli.main(["evaluate", str(missing)]) == 2
+    assert f"{missing} does not exist" in one_line(capsys, "evaluate")
+    (tmp_path / "empty").mkdir()
+    assert cli.main(["evaluate", str(tmp_path / "empty")]) == 2
+    assert "not a dislab run folder (config.json missing)" in one_line(capsys, "evaluate")
