@@ -103,11 +103,31 @@ def user_message(e: BaseException) -> str | None:
     return None
 
 
+# Options whose value is one KEY=VALUE word.
+KEY_VALUE_OPTIONS = ("--set", "--option")
+
+
+def key_value_hint(argv: list[str], extra: list[str]) -> str | None:
+    """``--set steps 5`` leaves ``5`` unrecognised and argparse says only that; name the likely
+    slip instead: ``--set expects KEY=VALUE; did you mean --set steps=5?``."""
+    for i, word in enumerate(argv[:-2]):
+        key, value = argv[i + 1], argv[i + 2]
+        if word in KEY_VALUE_OPTIONS and "=" not in key and value in extra and not value.startswith("-"):
+            return f"{word} expects KEY=VALUE; did you mean {word} {key}={value}?"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(command if command in COMMANDS else None)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        hint = key_value_hint(argv, extra)
+        if hint:
+            print(f"dislab {args.command}: error: {hint}", file=sys.stderr)
+            return 2
+        parser.parse_args(argv)  # argparse's own message and exit status for the rest
     if args.command is None:
         parser.print_help()
         return 0

@@ -367,3 +367,21 @@ def test_a_missing_run_folder_says_it_does_not_exist(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert cli.main(["evaluate", str(tmp_path / "empty")]) == 2
     assert "not a dislab run folder (config.json missing)" in one_line(capsys, "evaluate")
+
+
+# -- D: smaller slips ------------------------------------------------------------------------------
+def test_set_with_a_space_instead_of_equals_suggests_the_fix(capsys):
+    assert cli.main(["train", "--model", "vae", "--set", "steps", "5"]) == 2
+    err = one_line(capsys, "train")
+    assert "--set expects KEY=VALUE; did you mean --set steps=5?" in err
+    assert cli.main(["evaluate", "run", "--option", "dci.predictor", "gbt"]) == 2
+    assert "did you mean --option dci.predictor=gbt?" in one_line(capsys, "evaluate")
+
+
+def test_python_api_messages_name_the_keyword_as_well_as_the_flag(trained):
+    with pytest.raises(RunError, match=r"already exists.*overwrite=True"):
+        train(TrainConfig(model="vae", **TINY), out=trained, progress=False)
+    from dislab.studies.sweep import sweep
+
+    with pytest.raises(ConfigError, match=r"^workers \(--workers\) must be >= 0"):
+        sweep("unused.toml", "unused", workers=-1)

@@ -93,9 +93,9 @@ def sweep(study: str | os.PathLike | Study, out: str | os.PathLike, *, executor:
     if executor not in EXECUTORS:
         raise ConfigError(f"unknown executor {executor!r}; expected one of {list(EXECUTORS)}")
     if seeds_per_process < 1:
-        raise ConfigError(f"--seeds-per-process must be >= 1, got {seeds_per_process}")
+        raise ConfigError(f"seeds_per_process (--seeds-per-process) must be >= 1, got {seeds_per_process}")
     if workers is not None and workers < 0:
-        raise ConfigError(f"--workers must be >= 0, got {workers}")
+        raise ConfigError(f"workers (--workers) must be >= 0, got {workers}")
     source = None
     if not isinstance(study, Study):
         source = Path(study)

@@ -272,8 +272,9 @@ def _claim_folder(out: Path, overwrite: bool) -> None:
         if out.is_dir() and not any(out.iterdir()):
             return
         if not overwrite:
-            raise RunError(f"{out} already exists; resume it (dislab train --resume {out}), choose "
-                           f"another --out, or pass --overwrite to replace it")
+            raise RunError(f"{out} already exists; resume it (dislab train --resume {out}, or "
+                           f"resume({str(out)!r})), choose another folder (--out / out=), or replace "
+                           f"it (--overwrite / overwrite=True)")
         if not (out / CONFIG).is_file():
             raise RunError(f"refusing to overwrite {out}: it is not a dislab run folder ({CONFIG} missing)")
         shutil.rmtree(out)
