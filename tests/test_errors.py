@@ -385,3 +385,34 @@ def test_python_api_messages_name_the_keyword_as_well_as_the_flag(trained):
 
     with pytest.raises(ConfigError, match=r"^workers \(--workers\) must be >= 0"):
         sweep("unused.toml", "unused", workers=-1)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_training_bars_only_on_a_terminal(tmp_path, monkeypatch):
+    log = io.StringIO()  # a log file or a pipe: no bar, so no carriage returns or escapes
+    monkeypatch.setattr(sys, "stderr", log)
+    train(TrainConfig(model="vae", **TINY), out=tmp_path / "a", progress=True)
+    assert "\r" not in log.getvalue() and "\x1b[" not in log.getvalue()
+    term = _Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    train(TrainConfig(model="vae", **TINY), out=tmp_path / "b", progress=True)
+    assert "step" in term.getvalue()  # the rule leaves a watched terminal its bar
+
+
+def test_sweep_quiet_with_workers_0_shows_no_training_bar(tmp_path, monkeypatch):
+    from dislab.studies.sweep import sweep
+
+    study = tmp_path / "s.toml"
+    base = "\n".join(f"{k} = {json.dumps(v)}" for k, v in TINY.items() if k not in ("model_options", "dataset_options"))
+    study.write_text(f'metrics = ["mig"]\n[base]\n{base}\nencoder = "mlp_small"\ndecoder = "mlp_small"\n'
+                     'n_latents = 3\ndataset_options = {side = 16, n_pos = 4}\n[grid]\nseed = [0]\n'
+                     '[evaluate]\nn_train = 100\n')
+    term = _Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    s = sweep(study, tmp_path / "out", workers=0, report=False, progress=False)
+    assert s.counts.get("done") == 1, s
+    assert "step" not in term.getvalue() and "\r" not in term.getvalue(), term.getvalue()

@@ -20,6 +20,7 @@ import os
 import numpy as np
 import torch
 
+from dislab import progress as bars
 from dislab import checks
 from dislab.data import files
 from dislab.data.base import FactorDataset
@@ -70,7 +71,7 @@ class Cars3D(FactorDataset):
         self.factor_values = (np.arange(4, dtype=float), np.arange(24, dtype=float),
                               np.arange(len(mats), dtype=float))
         images = np.empty((4, 24, len(mats), self.side, self.side, 3), np.uint8)  # object fastest
-        for k, p in enumerate(tqdm(mats, desc="cars3d", leave=False)):
+        for k, p in enumerate(tqdm(mats, desc="cars3d", leave=False, disable=bars.disable())):
             car = read_car(p)
             for e in range(4):
                 for a in range(24):

@@ -54,6 +54,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dislab import progress as bars
 from dislab import checks
 from dislab.data import files
 from dislab.data.base import FactorDataset
@@ -234,7 +235,7 @@ class DSprites(FactorDataset):
 
         blocks = files.npz_iter_rows(path, "imgs", 16384)
         for block in tqdm(blocks, total=-(-n // 16384), desc="dsprites: reading imgs", unit="block",
-                          leave=False, disable=n < 100_000):
+                          leave=False, disable=True if n < 100_000 else bars.disable()):
             if block.max(initial=0) > 1:
                 raise DataError(f"{path}: field 'imgs' must hold 0/1 pixels; found {int(block.max())}")
             packed[done:done + len(block)] = np.packbits(block.reshape(len(block), -1), axis=1)
@@ -286,7 +287,7 @@ def export_npz(path: str | os.PathLike, dataset: DSprites | None = None, *, fact
                           "fortran_order": False, "shape": (n, SIDE, SIDE)}
                 np.lib.format.write_array_header_1_0(fp, header)
                 for start in tqdm(range(0, n, chunk), desc="export dsprites", unit="block",
-                                  disable=not progress):
+                                  disable=bars.disable(progress)):
                     block = ds.images(index[start:start + chunk])
                     fp.write(block.to(torch.uint8).numpy().tobytes())
     return n

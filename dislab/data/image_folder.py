@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dislab import progress as bars
 from dislab import checks
 from dislab.data import files
 from dislab.data.base import FactorDataset
@@ -46,7 +47,7 @@ class ImageFolder(FactorDataset):
         self.files = [str(p.relative_to(folder)) for p in paths]
         self.observation_shape = (channels, self.side, self.side)
         out = np.empty((len(paths), self.side, self.side) + ((3,) if channels == 3 else ()), np.uint8)
-        for i, p in enumerate(tqdm(paths, desc="image_folder", leave=False)):
+        for i, p in enumerate(tqdm(paths, desc="image_folder", leave=False, disable=bars.disable())):
             try:
                 with Image.open(p) as im:
                     im = im.convert("RGB" if channels == 3 else "L")

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dislab import progress as bars
 from dislab import checks
 from dislab.data import files
 from dislab.data.base import FactorDataset, as_generator
@@ -123,7 +124,8 @@ class SmallNORB(FactorDataset):
                 raise DataError(f"{folder}: {split}-cat {cat.shape} / -info {info.shape} do not match "
                                 f"-dat's {n} images; expected ({n},) and ({n}, 4)")
             imgs.append(np.stack([files.resize_uint8(dat[i, camera], self.side)
-                                  for i in tqdm(range(n), desc=f"smallnorb {split[-8:]}", leave=False)]))
+                                  for i in tqdm(range(n), desc=f"smallnorb {split[-8:]}", leave=False,
+                                                   disable=bars.disable())]))
             cats.append(cat.astype(np.int64))
             infos.append(info.astype(np.int64))
         self._images = np.concatenate(imgs)  # (N, side, side) uint8

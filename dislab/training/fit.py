@@ -20,6 +20,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from dislab import progress as bars
 from dislab.errors import ConfigError, RunError
 from dislab.io import atomic_write_text, write_json
 from dislab.training.checkpoint import PRODUCER, load_checkpoint, save_checkpoint, save_weights
@@ -209,7 +210,7 @@ def _fit(run_dir: Path, config: TrainConfig, model, dataset, device: torch.devic
     n_acc = 0  # steps summed in acc
     t0 = time.perf_counter()  # wall time of this session = wall_time + (now - t0)
     t_mark, step_mark = t0, step
-    bar = tqdm(total=config.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True,
+    bar = tqdm(total=config.steps, initial=step, disable=bars.disable(progress), unit="step", dynamic_ncols=True,
                desc=run_dir.name, smoothing=0.1)
     model.train()
     try:
