@@ -416,3 +416,24 @@ def test_sweep_quiet_with_workers_0_shows_no_training_bar(tmp_path, monkeypatch)
     s = sweep(study, tmp_path / "out", workers=0, report=False, progress=False)
     assert s.counts.get("done") == 1, s
     assert "step" not in term.getvalue() and "\r" not in term.getvalue(), term.getvalue()
+
+
+# -- C: no sweep waits on an idle worker pool --------------------------------------------------------
+@pytest.mark.slow
+def test_a_sweep_with_dci_and_a_worker_pool_ends_with_its_last_run(tmp_path):
+    from dislab.studies.sweep import sweep
+
+    study = tmp_path / "s.toml"
+    base = "\n".join(f"{k} = {json.dumps(v)}" for k, v in TINY.items() if k not in ("model_options", "dataset_options"))
+    study.write_text(f'metrics = ["dci"]\n[base]\n{base}\nencoder = "mlp_small"\ndecoder = "mlp_small"\n'
+                     'n_latents = 3\ndataset_options = {side = 16, n_pos = 4}\n[grid]\nseed = [0, 1]\n'
+                     # two joblib (loky) processes for DCI's factors, as n_jobs=-1 gives on 2+ cores
+                     '[evaluate]\nn_train = 100\n[evaluate.options.dci]\nn_jobs = 2\n')
+    t0 = time.perf_counter()
+    s = sweep(study, tmp_path / "out", workers=1, report=False, progress=False)
+    seconds = time.perf_counter() - t0
+    assert s.counts.get("done") == 2, s
+    assert seconds < 60, f"the sweep took {seconds:.0f} s; its pool waited on idle DCI workers (~300 s)"
+    for log in (tmp_path / "out" / "logs").glob("*.log"):  # bars only on a terminal, not in log files
+        text = log.read_text()
+        assert "\r" not in text and "\x1b[" not in text, log
