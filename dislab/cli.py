@@ -6,13 +6,16 @@ Each subcommand lives in the module that owns its feature and exposes two functi
     main(args: argparse.Namespace) -> int | None
 
 Modules are imported only for the subcommand that runs, so ``dislab --help`` is instant. User errors
-(:class:`dislab.errors.DislabError`, ``ValueError``, missing files) print one clear line and exit 2;
-``--traceback`` shows the full trace instead.
+(:class:`dislab.errors.DislabError`, ``ValueError``, ``KeyError``, every ``OSError``: a missing,
+unreadable or unwritable file, a read-only or full disk) print one clear line and exit 2;
+``--traceback`` shows the full trace instead. :func:`user_message` is the one place that decides.
 """
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import re
 import sys
 
 # name -> (module, one-line help). Order is the order of `dislab --help`.
@@ -54,13 +57,78 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+# What to do about an OSError, by errno; the message already says what happened.
+OS_HINTS = {
+    errno.ENOSPC: "free some space, then run the command again",
+    errno.EDQUOT: "free some space, then run the command again",
+    errno.EROFS: "write to a folder on a writable disk instead",
+    errno.EACCES: "check the permissions of this path, or use another folder",
+    errno.EPERM: "check the permissions of this path, or use another folder",
+    errno.ENOTDIR: "a part of this path is a file, not a folder",
+    errno.EISDIR: "this is a folder; a file was expected",
+    errno.EMFILE: "raise the limit (ulimit -n) or use fewer workers",
+}
+
+
+def os_message(e: OSError) -> str:
+    """``PATH: strerror (what to do)`` for an OSError that names its file; its own text otherwise
+    (dislab raises ``FileNotFoundError("PATH: ...")`` with a sentence of its own)."""
+    if e.strerror is None:
+        return str(e)
+    where = "" if e.filename is None else f"{e.filename}: "
+    if e.filename2 is not None:
+        where = f"{e.filename} -> {e.filename2}: "
+    hint = OS_HINTS.get(e.errno)
+    return f"{where}{e.strerror}" + (f" ({hint})" if hint else "")
+
+
+def user_message(e: BaseException) -> str | None:
+    """The one line the command prints for ``e``, or None when ``e`` is a bug (shown with its
+    traceback). User errors are dislab's own (DislabError), ValueError (a bad value), KeyError
+    (a missing entry), every OSError (files, folders, disks) and torch's refusal to load weights
+    of other shapes (a config.json edited after training, found while resuming)."""
     from dislab.errors import DislabError
 
+    if isinstance(e, (DislabError, ValueError)):
+        return str(e)
+    if isinstance(e, KeyError):
+        return str(e.args[0]) if e.args else "missing key"
+    if isinstance(e, OSError):
+        return os_message(e)
+    if isinstance(e, RuntimeError) and str(e).startswith("Error(s) in loading state_dict"):
+        m = re.search(r"size mismatch for ([^:]+): copying a param with shape (\S+\(\[[^]]*\]\)) from "
+                      r"checkpoint, the shape in current model is (\S+\(\[[^]]*\]\))", str(e))
+        detail = f" ({m.group(1)} is {m.group(2)} in the file, {m.group(3)} in the model)" if m else ""
+        return ("the saved weights do not fit the model that the run's config.json describes" + detail
+                + "; config.json and the weights disagree (was config.json edited after training?)")
+    return None
+
+
+# Options whose value is one KEY=VALUE word.
+KEY_VALUE_OPTIONS = ("--set", "--option")
+
+
+def key_value_hint(argv: list[str], extra: list[str]) -> str | None:
+    """``--set steps 5`` leaves ``5`` unrecognised and argparse says only that; name the likely
+    slip instead: ``--set expects KEY=VALUE; did you mean --set steps=5?``."""
+    for i, word in enumerate(argv[:-2]):
+        key, value = argv[i + 1], argv[i + 2]
+        if word in KEY_VALUE_OPTIONS and "=" not in key and value in extra and not value.startswith("-"):
+            return f"{word} expects KEY=VALUE; did you mean {word} {key}={value}?"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(command if command in COMMANDS else None)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        hint = key_value_hint(argv, extra)
+        if hint:
+            print(f"dislab {args.command}: error: {hint}", file=sys.stderr)
+            return 2
+        parser.parse_args(argv)  # argparse's own message and exit status for the rest
     if args.command is None:
         parser.print_help()
         return 0
@@ -70,11 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dislab: interrupted", file=sys.stderr)
         return 130
-    except (DislabError, ValueError, FileNotFoundError, FileExistsError, KeyError) as e:
-        if args.traceback:
+    except Exception as e:  # noqa: BLE001 - user_message decides; bugs are re-raised
+        message = user_message(e)
+        if message is None or args.traceback:
             raise
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"dislab {args.command}: error: {msg}", file=sys.stderr)
+        print(f"dislab {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

@@ -103,3 +103,23 @@ def read_json(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise DataError(f"{path}: expected a JSON object, found {type(data).__name__}")
     return data
+
+
+def save_tensors(tensors: dict, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> None:
+    """``safetensors.torch.save_file``, except that a failed write raises ``OSError`` with its
+    errno and ``path``. safetensors reports I/O errors as its own ``SafetensorError`` with the
+    errno only in the text ("No space left on device (os error 28)"), which the command line
+    cannot tell from a bug; as an OSError it becomes ``PATH: No space left on device (...)``."""
+    import re
+
+    from safetensors import SafetensorError
+    from safetensors.torch import save_file
+
+    try:
+        save_file(tensors, str(path), metadata=metadata)
+    except SafetensorError as e:
+        m = re.search(r"os error (\d+)", str(e))
+        if m is None:
+            raise
+        code = int(m.group(1))
+        raise OSError(code, os.strerror(code), str(path)) from e

@@ -12,7 +12,7 @@ from PIL import Image
 
 from dislab.data import get_dataset
 from dislab.data.smallnorb import SPLITS, read_norb_matrix, write_norb_matrix
-from dislab.errors import DataError
+from dislab.errors import ConfigError, DataError
 
 
 # -- shapes3d ---------------------------------------------------------------------------------
@@ -208,7 +208,7 @@ def test_image_folder_has_no_factors(tmp_path):
     (tmp_path / "c.png").write_bytes(b"broken")
     with pytest.raises(DataError, match="c.png is not a readable image"):
         get_dataset("image_folder", path=tmp_path)
-    with pytest.raises(DataError, match="channels must be 1 or 3, got 2"):
+    with pytest.raises(ConfigError, match=r"image_folder: channels must be one of \[1, 3\], got 2"):
         get_dataset("image_folder", path=tmp_path, channels=2)
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no images"):

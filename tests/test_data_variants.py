@@ -89,7 +89,7 @@ def test_scream_default_texture_and_bad_background(tmp_path):
 
 
 def test_bad_options():
-    with pytest.raises(DataError, match="seed must be an int"):
+    with pytest.raises(ConfigError, match="color_dsprites: seed must be a whole number >= 0, got 0.5"):
         get_dataset("color_dsprites", seed=0.5)
     with pytest.raises(ConfigError, match="no option"):
         get_dataset("noisy_dsprites", colour=1)

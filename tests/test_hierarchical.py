@@ -46,7 +46,7 @@ def test_level_sizes_and_bad_configs():
         build_model("ladder_vae", level_sizes=(2, 2), **SMALL)
     with pytest.raises(ConfigError, match="side divisible by 16"):
         build_model("pro_vlae", observation_shape=(1, 24, 24))
-    with pytest.raises(ConfigError, match="builds its own ladder"):
+    with pytest.raises(ConfigError, match="encoder must be one of.*builds its own networks"):
         build_model("ladder_vae", encoder="conv64")
     with pytest.raises(ConfigError, match="objective"):
         build_model("pro_vlae", objective="factor_vae", **SMALL)

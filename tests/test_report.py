@@ -116,7 +116,7 @@ def test_report_shows_diagnostics_and_levels(run_dir, tmp_path, monkeypatch):
 
 def test_cli_bad_input_is_one_clear_line(run_dir, tmp_path, capsys):
     cases = [
-        (["report", str(tmp_path / "nowhere")], "not a dislab run folder"),
+        (["report", str(tmp_path / "nowhere")], f"{tmp_path / 'nowhere'} does not exist"),
         (["traverse", str(run_dir), "--latents", "0,5"], "latent index 5 is out of range: this model has 3 latents"),
         (["traverse", str(run_dir), "--latents", "a"], "--latents expects comma-separated"),
         (["traverse", str(run_dir), "--out", str(tmp_path / "t.jpg")], "must end in .png"),

@@ -156,10 +156,10 @@ def test_yaml_study_matches_toml(tmp_path):
     ('[grid]\nmodel = ["beta_vea"]', r"unknown model 'beta_vea'.*beta_vae"),
     ('[base]\ndataset = "dsprite"', r"unknown dataset 'dsprite'.*dsprites"),
     ('metrics = ["mig", "migg"]\n[grid]\nseed = [0]', r"unknown metric\(s\) \['migg'\].*mig"),
-    ('[grid]\nmodel = ["beta_vae"]\nbeta = ["high"]', r"'beta'.*must be like its default"),
+    ('[grid]\nmodel = ["beta_vae"]\nbeta = ["high"]', r"beta_vae: beta must be a number >= 0, got 'high'"),
     ('[grid]\nmodel = ["beta_vae"]\ngamma = [1.0]', r"unknown option 'gamma'"),
-    ('[base]\nprior = "gauss"', r"prior.*'gauss'.*normal"),
-    ('[base]\ndataset_options = {sid = 16}', r"unknown option\(s\) \['sid'\] of dataset 'toy_blobs'.*side"),
+    ('[base]\nprior = "gauss"', r"vae: prior must be one of \[.*'normal'.*\], got 'gauss'"),
+    ('[base]\ndataset_options = {sid = 16}', r"dataset 'toy_blobs' has no option\(s\) \['sid'\].*side"),
     ('[grid]\nseed = [0, 1]\n[udr]\ngroup_by = ["beta"]', r"group_by names key\(s\) \['beta'\]"),
     ('[grids]\nseed = [0]', r"unknown top-level key\(s\) \['grids'\]"),
     ('[base]\nseed = 0\n[grid]\nseed = [1]', r"both in \[base\] and swept"),
@@ -257,7 +257,7 @@ def test_a_failing_run_is_recorded_and_the_others_go_on(tmp_path):
     (bad,) = s.failed
     status = json.loads((tmp_path / "out" / "status" / f"{bad}.json").read_text())
     assert status["state"] == "failed" and status["stage"] == "train"
-    assert "side must be >= 8" in status["error"] and "DataError" in status["traceback"]
+    assert "side must be a whole number >= 8, got 4" in status["error"] and "ConfigError" in status["traceback"]
     # a rerun skips the failure (it would fail again) unless asked
     again = sweep(p, tmp_path / "out", workers=0, progress=False, report=False)
     assert again.counts["skipped"] == 1 and again.counts["failed"] == 1 and "done" not in again.counts
@@ -266,7 +266,7 @@ def test_a_failing_run_is_recorded_and_the_others_go_on(tmp_path):
     out = results(tmp_path / "out", figures=False)
     assert out["states"] == {"done": 1, "failed": 1}
     page = out["page"].read_text()
-    assert "side must be &gt;= 8" in page
+    assert "side must be a whole number &gt;= 8" in page
 
 
 @pytest.mark.slow

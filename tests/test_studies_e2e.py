@@ -173,4 +173,4 @@ def test_ray_executor_runs_the_study_and_records_failures(tmp_path, ray_session)
     bad = study_file(tmp_path, 'model = ["vae"]\nseed = [0]\n"dataset_options.side" = [16, 4]', base=bad_base)
     s = sweep(bad, tmp_path / "bad", executor="ray", progress=False, report=False)
     assert s.counts.get("done") == 1 and len(s.failed) == 1
-    assert "side must be >= 8" in next(iter(s.failed.values()))
+    assert "side must be a whole number >= 8" in next(iter(s.failed.values()))

@@ -23,6 +23,15 @@ DATASETS = Registry(
 )
 
 
+def check_dataset_options(name: str, options) -> None:
+    """The names of ``options`` are keywords of dataset ``name`` (ConfigError naming the unknown
+    ones otherwise). Their values are checked by the dataset's constructor, which may read files,
+    so a study file is checked with this before any run starts."""
+    from dislab.checks import keyword_options
+
+    keyword_options(f"dataset {name!r}", DATASETS.get(name), options)
+
+
 def get_dataset(name: str, **options) -> FactorDataset:
     """Build the dataset registered as ``name`` with keyword ``options``.
 
@@ -30,22 +39,13 @@ def get_dataset(name: str, **options) -> FactorDataset:
     >>> ds.factor_names, len(ds)
     (('x', 'y', 'size', 'hue'), 1024)
     """
-    import inspect
-
-    from dislab.errors import ConfigError
-
-    cls = DATASETS.get(name)
-    params = inspect.signature(cls.__init__).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        known = [k for k, p in params.items() if p.kind is p.KEYWORD_ONLY]
-        unknown = sorted(set(options) - set(known))
-        if unknown:
-            raise ConfigError(f"dataset {name!r} has no option(s) {unknown}; expected some of {known}")
-    return cls(**options)
+    check_dataset_options(name, options)
+    return DATASETS.get(name)(**options)
 
 
 def list_datasets() -> list[str]:
     return DATASETS.names()
 
 
-__all__ = ["FactorDataset", "DATASETS", "get_dataset", "list_datasets", "as_generator"]
+__all__ = ["FactorDataset", "DATASETS", "get_dataset", "check_dataset_options", "list_datasets",
+           "as_generator"]

@@ -20,6 +20,8 @@ import os
 import numpy as np
 import torch
 
+from dislab import progress as bars
+from dislab import checks
 from dislab.data import files
 from dislab.data.base import FactorDataset
 from dislab.errors import DataError
@@ -53,7 +55,8 @@ class Cars3D(FactorDataset):
     def __init__(self, *, path: str | os.PathLike | None = None, side: int = 64):
         from tqdm import tqdm
 
-        folder = files.resolve_path(path, "cars", self.name, folder=True)
+        side = checks.whole(self.name, "side", side, minimum=4)  # pixels
+        folder = files.resolve_path(checks.path(self.name, "path", path), "cars", self.name, folder=True)
         if not folder.is_dir():
             raise DataError(f"cars3d: path must be the folder of the .mat files, got {folder}")
         mats = sorted(p for p in folder.iterdir() if p.suffix == ".mat")
@@ -68,7 +71,7 @@ class Cars3D(FactorDataset):
         self.factor_values = (np.arange(4, dtype=float), np.arange(24, dtype=float),
                               np.arange(len(mats), dtype=float))
         images = np.empty((4, 24, len(mats), self.side, self.side, 3), np.uint8)  # object fastest
-        for k, p in enumerate(tqdm(mats, desc="cars3d", leave=False)):
+        for k, p in enumerate(tqdm(mats, desc="cars3d", leave=False, disable=bars.disable())):
             car = read_car(p)
             for e in range(4):
                 for a in range(24):

@@ -54,6 +54,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dislab import progress as bars
+from dislab import checks
 from dislab.data import files
 from dislab.data.base import FactorDataset
 from dislab.errors import DataError
@@ -195,6 +197,7 @@ class DSprites(FactorDataset):
     observation_shape = (1, SIDE, SIDE)
 
     def __init__(self, *, path: str | os.PathLike | None = None):
+        path = checks.path(self.name, "path", path)
         self.factor_values = factor_values()
         self.path: Path | None = None
         self._packed: np.ndarray | None = None
@@ -250,7 +253,7 @@ class DSprites(FactorDataset):
 
         blocks = files.npz_iter_rows(path, "imgs", 16384)
         for block in tqdm(blocks, total=-(-n // 16384), desc="dsprites: reading imgs", unit="block",
-                          leave=False, disable=n < 100_000):
+                          leave=False, disable=True if n < 100_000 else bars.disable()):
             if block.max(initial=0) > 1:
                 raise DataError(f"{path}: field 'imgs' must hold 0/1 pixels; found {int(block.max())}")
             packed[done:done + len(block)] = np.packbits(block.reshape(len(block), -1), axis=1)
@@ -302,7 +305,7 @@ def export_npz(path: str | os.PathLike, dataset: DSprites | None = None, *, fact
                           "fortran_order": False, "shape": (n, SIDE, SIDE)}
                 np.lib.format.write_array_header_1_0(fp, header)
                 for start in tqdm(range(0, n, chunk), desc="export dsprites", unit="block",
-                                  disable=not progress):
+                                  disable=bars.disable(progress)):
                     block = ds.images(index[start:start + chunk])
                     fp.write(block.to(torch.uint8).numpy().tobytes())
     return n
@@ -325,10 +328,8 @@ class DSpritesVariant(FactorDataset):
     observation_shape = (3, SIDE, SIDE)
 
     def __init__(self, *, seed: int = 0, path: str | os.PathLike | None = None):
-        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-            raise DataError(f"{self.name}: seed must be an int, got {seed!r}")
-        self.seed = int(seed)
-        self.sprites = DSprites(path=path)
+        self.seed = checks.whole(self.name, "seed", seed, minimum=0)
+        self.sprites = DSprites(path=checks.path(self.name, "path", path))
         self.factor_sizes = self.sprites.factor_sizes
         self.factor_values = self.sprites.factor_values
 

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dislab import progress as bars
+from dislab import checks
 from dislab.data import files
 from dislab.data.base import FactorDataset
 from dislab.errors import DataError
@@ -30,10 +32,9 @@ class ImageFolder(FactorDataset):
         from PIL import Image, UnidentifiedImageError
         from tqdm import tqdm
 
-        if channels not in (1, 3):
-            raise DataError(f"image_folder: channels must be 1 or 3, got {channels!r}")
-        if side < 4:
-            raise DataError(f"image_folder: side must be >= 4 pixels, got {side}")
+        channels = checks.choice("image_folder", "channels", channels, (1, 3))
+        side = checks.whole("image_folder", "side", side, minimum=4)  # pixels
+        path = checks.path("image_folder", "path", path)
         if path is None:
             raise DataError("image_folder: pass path=... (the folder of images)")
         folder = Path(path).expanduser()
@@ -46,7 +47,7 @@ class ImageFolder(FactorDataset):
         self.files = [str(p.relative_to(folder)) for p in paths]
         self.observation_shape = (channels, self.side, self.side)
         out = np.empty((len(paths), self.side, self.side) + ((3,) if channels == 3 else ()), np.uint8)
-        for i, p in enumerate(tqdm(paths, desc="image_folder", leave=False)):
+        for i, p in enumerate(tqdm(paths, desc="image_folder", leave=False, disable=bars.disable())):
             try:
                 with Image.open(p) as im:
                     im = im.convert("RGB" if channels == 3 else "L")

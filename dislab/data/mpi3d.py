@@ -31,6 +31,7 @@ import os
 import numpy as np
 import torch
 
+from dislab import checks
 from dislab.data import files
 from dislab.data.base import FactorDataset
 from dislab.errors import DataError
@@ -56,11 +57,10 @@ class MPI3D(FactorDataset):
 
     def __init__(self, *, path: str | os.PathLike | None = None, subset: str = "toy",
                  layout: str | None = None):
-        if subset not in SUBSETS:
-            raise DataError(f"mpi3d: unknown subset {subset!r}; expected one of {SUBSETS}")
+        subset = checks.choice(self.name, "subset", subset, SUBSETS)
+        layout = checks.choice(self.name, "layout", layout, (*LAYOUTS, None))
         layout = layout or ("4x4" if subset == "complex" else "6x6")
-        if layout not in LAYOUTS:
-            raise DataError(f"mpi3d: unknown layout {layout!r}; expected one of {tuple(LAYOUTS)}")
+        path = checks.path(self.name, "path", path)
         self.subset, self.layout = subset, layout
         self.path = files.resolve_path(path, f"mpi3d_{subset}.npz", self.name)
         files.require_keys(self.path, ("images",))

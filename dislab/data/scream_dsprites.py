@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dislab import checks
 from dislab.data import per_index
 from dislab.data.dsprites import SIDE, DSpritesVariant
 from dislab.errors import DataError
@@ -75,6 +76,7 @@ class ScreamDSprites(DSpritesVariant):
 
     def __init__(self, *, seed: int = 0, path=None, background: str | os.PathLike | None = None):
         super().__init__(seed=seed, path=path)
+        background = checks.path(self.name, "background", background)
         self.background_path = None if background is None else str(background)
         self.background = builtin_texture() if background is None else load_background(background)
 

@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dislab import checks
 from dislab.data import files
 from dislab.data.base import FactorDataset
 from dislab.errors import DataError
@@ -215,6 +216,7 @@ class Shapes3D(FactorDataset):
     observation_shape = (3, SIDE, SIDE)
 
     def __init__(self, *, path: str | os.PathLike | None = None):
+        path = checks.path(self.name, "path", path)
         self.factor_values = factor_values()
         self.path: Path | None = None
         self._h5 = None

@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dislab import progress as bars
+from dislab import checks
 from dislab.data import files
 from dislab.data.base import FactorDataset, as_generator
 from dislab.errors import DataError
@@ -96,8 +98,11 @@ class SmallNORB(FactorDataset):
                  instance: int | None = None, seed: int = 0):
         from tqdm import tqdm
 
-        if camera not in (0, 1):
-            raise DataError(f"smallnorb: camera must be 0 or 1, got {camera!r}")
+        camera = checks.choice("smallnorb", "camera", camera, (0, 1))
+        side = checks.whole("smallnorb", "side", side, minimum=4)  # pixels
+        instance = checks.whole("smallnorb", "instance", instance, minimum=0, optional=True)
+        seed = checks.whole("smallnorb", "seed", seed, minimum=0)
+        path = checks.path("smallnorb", "path", path)
         folder = files.resolve_path(path, "small_norb", self.name, folder=True)
         if not folder.is_dir():
             raise DataError(f"smallnorb: path must be the folder holding the .mat files, got {folder}")
@@ -119,7 +124,8 @@ class SmallNORB(FactorDataset):
                 raise DataError(f"{folder}: {split}-cat {cat.shape} / -info {info.shape} do not match "
                                 f"-dat's {n} images; expected ({n},) and ({n}, 4)")
             imgs.append(np.stack([files.resize_uint8(dat[i, camera], self.side)
-                                  for i in tqdm(range(n), desc=f"smallnorb {split[-8:]}", leave=False)]))
+                                  for i in tqdm(range(n), desc=f"smallnorb {split[-8:]}", leave=False,
+                                                   disable=bars.disable())]))
             cats.append(cat.astype(np.int64))
             infos.append(info.astype(np.int64))
         self._images = np.concatenate(imgs)  # (N, side, side) uint8

@@ -16,8 +16,8 @@ import colorsys
 import numpy as np
 import torch
 
+from dislab import checks
 from dislab.data.base import FactorDataset
-from dislab.errors import DataError
 
 
 class ToyBlobs(FactorDataset):
@@ -25,11 +25,9 @@ class ToyBlobs(FactorDataset):
     factor_names = ("x", "y", "size", "hue")
 
     def __init__(self, *, side: int = 64, n_pos: int = 8):
-        if side < 8:
-            raise DataError(f"toy_blobs: side must be >= 8 pixels, got {side}")
-        if n_pos < 2:
-            raise DataError(f"toy_blobs: n_pos must be >= 2, got {n_pos}")
-        self.side = int(side)
+        side = checks.whole(self.name, "side", side, minimum=8)  # pixels
+        n_pos = checks.whole(self.name, "n_pos", n_pos, minimum=2)
+        self.side = side
         self.factor_sizes = (int(n_pos), int(n_pos), 4, 4)
         self.observation_shape = (3, self.side, self.side)
         pos = np.linspace(0.25, 0.75, n_pos)

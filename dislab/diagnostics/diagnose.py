@@ -25,6 +25,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from dislab import progress as bars
 from dislab.diagnostics import measures
 
 DIAGNOSTICS = "diagnostics.json"
@@ -88,7 +89,7 @@ def diagnose(model, dataset, *, n_samples: int = 64, n_reference: int = 1000, n_
     probe_pos = rng.choice(n_ref, size=min(int(n_samples), n_ref), replace=False)
     ref = dataset.images(ref_idx)  # (m, C, H, W)
     x = ref[probe_pos].to(device)
-    steps = tqdm(total=3, desc="diagnose", disable=not progress)
+    steps = tqdm(total=3, desc="diagnose", disable=bars.disable(progress))
 
     mu, logvar = model.encode(x)
     pol = measures.polarisation(logvar.cpu().numpy(), threshold=threshold)

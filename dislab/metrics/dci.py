@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 from tqdm.auto import tqdm
 
+from dislab import progress as bars
 from dislab.errors import ConfigError
 from dislab.metrics._validate import check_split, varying_factors
 
@@ -243,7 +244,7 @@ def dci(codes_train, factors_train, codes_test, factors_test, *, predictor: str 
     workers = min(len(ks), os.cpu_count() or 1) if n_jobs == -1 else n_jobs
     if workers == 1:
         results = [job(k) for k in tqdm(ks, desc=f"dci ({predictor})", unit="factor",
-                                        disable=None if progress else True)]
+                                        disable=bars.disable(progress))]
     else:
         from joblib import Parallel, delayed
 

@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
+from dislab import progress as bars
+
 if TYPE_CHECKING:  # torch and the datasets load on first use: `import dislab.metrics` stays light
     import torch
 
@@ -158,7 +160,7 @@ def _encode_batches(dataset: FactorDataset, index: np.ndarray, encode: Encode, b
     from tqdm.auto import tqdm
 
     out = []
-    with tqdm(total=len(index), desc=desc, unit="img", disable=None if progress else True, leave=False) as bar:
+    with tqdm(total=len(index), desc=desc, unit="img", disable=bars.disable(progress), leave=False) as bar:
         for start in range(0, len(index), batch_size):
             idx = index[start:start + batch_size]
             out.append(_to_numpy(encode(dataset.images(idx))))
@@ -362,7 +364,7 @@ def compute_udr(dataset: FactorDataset, models: Sequence, *, seed: int = 0, n_po
     index = (dataset.index_of(dataset.sample_factors(int(n_points), rng)) if dataset.has_factors
              else dataset.sample_indices(int(n_points), rng))
     codes, kls = [], []
-    with tqdm(total=len(models) * len(index), desc="udr", unit="img", disable=None if progress else True,
+    with tqdm(total=len(models) * len(index), desc="udr", unit="img", disable=bars.disable(progress),
               leave=False) as bar:
         for model in models:
             c, kl = codes_and_kl(model, dataset, index, batch_size=batch_size, device=device,

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
-from dislab.errors import ConfigError
-from dislab.models.base import LatentVariableModel, ModelConfig, ModelOutput
+from dislab import checks
+from dislab.models.base import LatentVariableModel, ModelConfig, ModelOutput, check
 from dislab.objectives.capacity import capacity_penalty, linear_capacity
 
 
@@ -28,16 +28,18 @@ class AnnealedVAEConfig(ModelConfig):
     # Steps over which C rises from 0 to c_max (Burgess et al. and the reference: 100,000).
     iteration_threshold: int = 100_000
 
+    model_name = "annealed_vae"
+
+    def __post_init__(self):
+        super().__post_init__()
+        check(self, "gamma", checks.number, minimum=0)
+        check(self, "c_max", checks.number, minimum=0)
+        check(self, "iteration_threshold", checks.whole, minimum=1)
+
 
 class AnnealedVAE(LatentVariableModel):
     config_class = AnnealedVAEConfig
     name = "annealed_vae"
-
-    def __init__(self, config: AnnealedVAEConfig | None = None, **parts):
-        super().__init__(config, **parts)
-        if self.config.iteration_threshold <= 0 or self.config.c_max < 0:
-            raise ConfigError(f"annealed_vae needs iteration_threshold > 0 and c_max >= 0, got "
-                              f"{self.config.iteration_threshold} and {self.config.c_max}")
 
     def forward(self, x: torch.Tensor, step: int = 0) -> ModelOutput:
         cfg = self.config

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
+from dislab import checks
 from dislab.errors import ConfigError
 from dislab.objectives.reconstruction import reconstruction_nll
 
@@ -54,6 +55,43 @@ class ModelConfig:
     observation_shape: tuple[int, int, int] = (1, 64, 64)
     dataset_size: int | None = None
 
+    # The registry key of the model, for messages ("beta_tcvae: beta must be ...").
+    model_name: ClassVar[str] = "model"
+    # Allowed encoder/decoder names; None: the keys of dislab.nn.ENCODERS / DECODERS. Models that
+    # build their own networks (the hierarchical ones) name theirs.
+    networks: ClassVar[tuple[str, ...] | None] = None
+
+    def __post_init__(self):
+        """Check every field's type and range here, when the config is made, so ``--set``, a
+        study file and the Python API all fail the same way before any run folder is written
+        (a wrong value used to surface as a TypeError in the first training step). Subclasses
+        call this, then :func:`check` their own fields."""
+        from dislab.nn import DECODERS, ENCODERS
+        from dislab.objectives.reconstruction import RECONSTRUCTIONS
+        from dislab.priors import PRIORS
+
+        who = self.model_name
+        check(self, "n_latents", checks.whole, minimum=1)
+        for name, registry in (("encoder", ENCODERS), ("decoder", DECODERS)):
+            if self.networks is None:
+                check(self, name, checks.choice, registry.names())
+            elif getattr(self, name) not in self.networks:
+                raise checks.fail(who, name, getattr(self, name),
+                                  f"one of {list(self.networks)} (the model builds its own networks)")
+        check(self, "reconstruction", checks.choice, RECONSTRUCTIONS)
+        check(self, "prior", checks.choice, PRIORS.names())
+        check(self, "prior_options", checks.mapping)
+        checks.keyword_options(f"{who}: prior {self.prior!r}", PRIORS.get(self.prior), self.prior_options)
+        check(self, "observation_shape", checks.wholes, length=3)
+        check(self, "dataset_size", checks.whole, minimum=1, optional=True)
+
+
+def check(config, name: str, checker, *args, **kwargs) -> None:
+    """Run ``checker(who, name, value, *args, **kwargs)`` (a function of :mod:`dislab.checks`) on
+    field ``name`` of a frozen config and store the canonical value it returns."""
+    value = checker(config.model_name, name, getattr(config, name), *args, **kwargs)
+    object.__setattr__(config, name, value)
+
 
 def replace_config(config, **overrides):
     """A copy of a frozen config with ``overrides``; unknown keys raise ConfigError naming them."""
@@ -63,9 +101,7 @@ def replace_config(config, **overrides):
         raise ConfigError(
             f"unknown option(s) {unknown} for {type(config).__name__}; expected one of {sorted(names)}"
         )
-    if "observation_shape" in overrides:
-        overrides["observation_shape"] = tuple(int(s) for s in overrides["observation_shape"])
-    return dataclasses.replace(config, **overrides)
+    return dataclasses.replace(config, **overrides)  # __post_init__ checks the values
 
 
 def config_to_dict(config) -> dict[str, Any]:
@@ -110,8 +146,6 @@ class LatentVariableModel(nn.Module):
         config = self.config_class() if config is None else config
         if not isinstance(config, self.config_class):
             raise ConfigError(f"{type(self).__name__} needs a {self.config_class.__name__}, got {type(config).__name__}")
-        if config.n_latents < 1:
-            raise ConfigError(f"n_latents must be >= 1, got {config.n_latents}")
         self.config = config
         shape = tuple(config.observation_shape)
         self.encoder = encoder if encoder is not None else ENCODERS.get(config.encoder)(shape, config.n_latents)

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 import torch
 
 from dislab.errors import ConfigError
-from dislab.models.base import LatentVariableModel, ModelConfig, ModelOutput
+from dislab import checks
+from dislab.models.base import LatentVariableModel, ModelConfig, ModelOutput, check
 from dislab.objectives.total_correlation import ESTIMATORS, kl_decomposition
 
 
@@ -46,6 +47,14 @@ class BetaTCVAEConfig(ModelConfig):
     # "mss" (minibatch stratified sampling; needs dataset_size).
     estimator: str = "mws"
 
+    model_name = "beta_tcvae"
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("alpha", "beta", "gamma"):
+            check(self, name, checks.number, minimum=0)
+        check(self, "estimator", checks.choice, ESTIMATORS)
+
 
 class BetaTCVAE(LatentVariableModel):
     config_class = BetaTCVAEConfig
@@ -54,8 +63,8 @@ class BetaTCVAE(LatentVariableModel):
     def __init__(self, config: BetaTCVAEConfig | None = None, **parts):
         super().__init__(config, **parts)
         cfg = self.config
-        if cfg.estimator not in ESTIMATORS:
-            raise ConfigError(f"beta_tcvae: unknown estimator {cfg.estimator!r}; expected one of {ESTIMATORS}")
+        # Field values are checked by the config; what is left needs the trainer's dataset_size
+        # or the built prior.
         if cfg.estimator == "mss" and cfg.dataset_size is None:
             raise ConfigError("beta_tcvae with estimator='mss' needs the number of training images as "
                               "dataset_size (the trainer fills it in from the dataset); got None")

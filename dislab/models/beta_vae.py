@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
-from dislab.models.base import LatentVariableModel, ModelConfig, ModelOutput
+from dislab import checks
+from dislab.models.base import LatentVariableModel, ModelConfig, ModelOutput, check
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,12 @@ class BetaVAEConfig(ModelConfig):
     # Weight of the KL. Higgins et al. use β = 4 on dSprites; the reference study sweeps
     # β ∈ {1, 2, 4, 6, 8, 16} (disentanglement_lib unsupervised_study_v1).
     beta: float = 4.0
+
+    model_name = "beta_vae"
+
+    def __post_init__(self):
+        super().__post_init__()
+        check(self, "beta", checks.number, minimum=0)
 
 
 class BetaVAE(LatentVariableModel):

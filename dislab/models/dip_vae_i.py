@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
-from dislab.models.base import LatentVariableModel, ModelConfig, ModelOutput
+from dislab import checks
+from dislab.models.base import LatentVariableModel, ModelConfig, ModelOutput, check
 from dislab.objectives.dip import covariance_of_means, dip_penalty
 
 
@@ -23,6 +24,13 @@ class DIPVAEIConfig(ModelConfig):
     lambda_od: float = 10.0
     # Diagonal weight; None means the reference's tie λ_d = 10 λ_od.
     lambda_d: float | None = None
+
+    model_name = "dip_vae_i"
+
+    def __post_init__(self):
+        super().__post_init__()
+        check(self, "lambda_od", checks.number, minimum=0)
+        check(self, "lambda_d", checks.number, minimum=0, optional=True)
 
 
 class DIPVAEI(LatentVariableModel):

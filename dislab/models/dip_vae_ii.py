@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
-from dislab.models.base import LatentVariableModel, ModelConfig, ModelOutput
+from dislab import checks
+from dislab.models.base import LatentVariableModel, ModelConfig, ModelOutput, check
 from dislab.objectives.dip import aggregate_posterior_covariance, dip_penalty
 
 
@@ -24,6 +25,13 @@ class DIPVAEIIConfig(ModelConfig):
     lambda_od: float = 10.0
     # Diagonal weight; None means the reference's tie λ_d = λ_od.
     lambda_d: float | None = None
+
+    model_name = "dip_vae_ii"
+
+    def __post_init__(self):
+        super().__post_init__()
+        check(self, "lambda_od", checks.number, minimum=0)
+        check(self, "lambda_d", checks.number, minimum=0, optional=True)
 
 
 class DIPVAEII(LatentVariableModel):

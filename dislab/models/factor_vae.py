@@ -23,7 +23,8 @@ import torch
 from torch import nn
 
 from dislab.errors import ConfigError
-from dislab.models.base import LatentVariableModel, ModelConfig, ModelOutput
+from dislab import checks
+from dislab.models.base import LatentVariableModel, ModelConfig, ModelOutput, check
 from dislab.nn.discriminator import FCDiscriminator
 from dislab.objectives.discriminator import density_ratio_tc, discriminator_loss, permute_dims
 
@@ -39,6 +40,17 @@ class FactorVAEConfig(ModelConfig):
     discriminator_lr: float = 1e-4
     discriminator_beta1: float = 0.5
     discriminator_beta2: float = 0.9
+
+    model_name = "factor_vae"
+
+    def __post_init__(self):
+        super().__post_init__()
+        check(self, "gamma", checks.number, minimum=0)
+        check(self, "discriminator_hidden", checks.whole, minimum=1)
+        check(self, "discriminator_layers", checks.whole, minimum=1)
+        check(self, "discriminator_lr", checks.number, above=0)
+        for name in ("discriminator_beta1", "discriminator_beta2"):  # Adam's: in [0, 1)
+            check(self, name, checks.number, minimum=0, below=1)
 
 
 class FactorVAE(LatentVariableModel):

@@ -47,7 +47,8 @@ import torch
 from torch import nn
 
 from dislab.errors import ConfigError
-from dislab.models.base import LatentVariableModel, ModelConfig, ModelOutput
+from dislab import checks
+from dislab.models.base import LatentVariableModel, ModelConfig, ModelOutput, check
 from dislab.nn.hierarchical import ConditionalGaussian, LadderDecoder, LadderEncoder, level_sizes_for
 from dislab.objectives.gaussian_kl import gaussian_log_density
 from dislab.objectives.reconstruction import reconstruction_nll
@@ -72,19 +73,27 @@ def precision_weighted(mu_hat, logvar_hat, mu_p, logvar_p) -> tuple[torch.Tensor
     return mu_q, logvar_q
 
 
+def check_hierarchical_fields(cfg) -> None:
+    """The fields the two hierarchical configs share, checked in their ``__post_init__``
+    (encoder and decoder must be ``"hierarchical"``: ``networks`` of the config says so)."""
+    check(cfg, "n_levels", checks.whole, minimum=1)
+    check(cfg, "level_sizes", checks.wholes, minimum=1)
+    check(cfg, "objective", checks.choice, OBJECTIVES)
+    check(cfg, "beta", checks.number, minimum=0)
+    check(cfg, "estimator", checks.choice, ESTIMATORS)
+    check(cfg, "channels", checks.whole, minimum=1)
+    check(cfg, "hidden", checks.whole, minimum=1)
+    try:
+        level_sizes_for(cfg.n_latents, cfg.n_levels, cfg.level_sizes)  # they fit n_latents
+    except ConfigError as e:
+        raise ConfigError(f"{cfg.model_name}: {e}") from None
+
+
 def check_hierarchical_config(cfg, who: str) -> tuple[int, ...]:
-    """Shared validation of the two hierarchical configs; returns the level sizes (lowest first)."""
-    if cfg.encoder != HIERARCHICAL or cfg.decoder != HIERARCHICAL:
-        raise ConfigError(f"{who} builds its own ladder networks: encoder and decoder must be "
-                          f"{HIERARCHICAL!r}, got {cfg.encoder!r} / {cfg.decoder!r}")
-    if cfg.objective not in OBJECTIVES:
-        raise ConfigError(f"{who}: unknown objective {cfg.objective!r}; expected one of {OBJECTIVES}")
-    if cfg.estimator not in ESTIMATORS:
-        raise ConfigError(f"{who}: unknown estimator {cfg.estimator!r}; expected one of {ESTIMATORS}")
+    """What the config alone cannot check (the trainer fills in dataset_size); returns the level
+    sizes (lowest first)."""
     if cfg.objective == "beta_tcvae" and cfg.estimator == "mss" and cfg.dataset_size is None:
         raise ConfigError(f"{who} with estimator='mss' needs dataset_size (the trainer fills it in)")
-    if not cfg.beta >= 0:
-        raise ConfigError(f"{who}: beta must be >= 0, got {cfg.beta}")
     return level_sizes_for(cfg.n_latents, cfg.n_levels, cfg.level_sizes)
 
 
@@ -139,8 +148,12 @@ class LadderVAEConfig(ModelConfig):
     channels: int = 32
     hidden: int = 256
 
+    model_name = "ladder_vae"
+    networks = (HIERARCHICAL,)
+
     def __post_init__(self):
-        object.__setattr__(self, "level_sizes", tuple(int(s) for s in self.level_sizes))
+        super().__post_init__()
+        check_hierarchical_fields(self)
 
 
 class LadderPrior(Prior):

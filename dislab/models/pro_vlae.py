@@ -40,8 +40,10 @@ from dataclasses import dataclass
 import torch
 
 from dislab.errors import ConfigError
-from dislab.models.base import LatentVariableModel, ModelConfig, ModelOutput
-from dislab.models.ladder_vae import HIERARCHICAL, check_hierarchical_config, level_penalties
+from dislab import checks
+from dislab.models.base import LatentVariableModel, ModelConfig, ModelOutput, check
+from dislab.models.ladder_vae import (HIERARCHICAL, check_hierarchical_config, check_hierarchical_fields,
+                                     level_penalties)
 from dislab.nn.hierarchical import LadderDecoder, LadderEncoder
 from dislab.objectives.reconstruction import reconstruction_nll
 from dislab.priors.base import BlockProduct
@@ -92,8 +94,15 @@ class ProVLAEConfig(ModelConfig):
     channels: int = 32
     hidden: int = 256
 
+    model_name = "pro_vlae"
+    networks = (HIERARCHICAL,)
+
     def __post_init__(self):
-        object.__setattr__(self, "level_sizes", tuple(int(s) for s in self.level_sizes))
+        super().__post_init__()
+        check_hierarchical_fields(self)
+        check(self, "steps_per_level", checks.whole, minimum=1)
+        check(self, "fade_in_steps", checks.whole, minimum=0)
+        check(self, "pre_kl_weight", checks.number, minimum=0)
 
 
 class ProVLAE(LatentVariableModel):
@@ -107,10 +116,6 @@ class ProVLAE(LatentVariableModel):
         if not isinstance(config, ProVLAEConfig):
             raise ConfigError(f"ProVLAE needs a ProVLAEConfig, got {type(config).__name__}")
         sizes = check_hierarchical_config(config, "pro_vlae")
-        if config.steps_per_level < 1 or config.fade_in_steps < 0 or not config.pre_kl_weight >= 0:
-            raise ConfigError("pro_vlae: steps_per_level must be >= 1, fade_in_steps >= 0 and "
-                              f"pre_kl_weight >= 0; got {config.steps_per_level}, "
-                              f"{config.fade_in_steps}, {config.pre_kl_weight}")
         shape = tuple(config.observation_shape)
         prior = BlockProduct([PRIORS.get(config.prior)(s, **dict(config.prior_options)) for s in sizes])
         super().__init__(config,

@@ -17,7 +17,7 @@ from dislab.models.base import LatentVariableModel, ModelConfig, ModelOutput
 
 @dataclass(frozen=True)
 class VAEConfig(ModelConfig):
-    pass
+    model_name = "vae"
 
 
 class VAE(LatentVariableModel):

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dislab.errors import ConfigError
+from dislab import checks
 from dislab.objectives.gaussian_kl import LOG_2PI
 from dislab.priors.base import Prior
 
@@ -35,9 +35,8 @@ class FactorialFlow(Prior):
 
     def __init__(self, n_latents: int, *, n_layers: int = 2, n_components: int = 4):
         super().__init__(n_latents)
-        if int(n_layers) < 1 or int(n_components) < 1:
-            raise ConfigError(f"flow: n_layers and n_components must be >= 1, got {n_layers}, {n_components}")
-        self.n_layers, self.n_components = int(n_layers), int(n_components)
+        self.n_layers = checks.whole("flow", "n_layers", n_layers, minimum=1)
+        self.n_components = checks.whole("flow", "n_components", n_components, minimum=1)
         L, d, K = self.n_layers, self.n_latents, self.n_components
         # unconstrained parameters; positivity by exp / softplus
         self.log_a = nn.Parameter(torch.zeros(L, d))

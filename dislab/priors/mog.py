@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dislab.errors import ConfigError
+from dislab import checks
 from dislab.objectives.gaussian_kl import gaussian_log_density
 from dislab.priors.base import Prior
 
@@ -34,12 +34,11 @@ class MoG(Prior):
                  init_spread: float = 1.0):
         """``init_spread``: standard deviation of the random initial means (unit component scales)."""
         super().__init__(n_latents)
-        if int(n_components) < 1:
-            raise ConfigError(f"mog: n_components must be >= 1, got {n_components}")
-        if not init_spread >= 0:
-            raise ConfigError(f"mog: init_spread must be >= 0, got {init_spread}")
-        self.n_components = int(n_components)
-        self.per_dimension = bool(per_dimension)
+        n_components = checks.whole("mog", "n_components", n_components, minimum=1)
+        per_dimension = checks.flag("mog", "per_dimension", per_dimension)
+        init_spread = checks.number("mog", "init_spread", init_spread, minimum=0)
+        self.n_components = n_components
+        self.per_dimension = per_dimension
         self.factorised = self.per_dimension
         k, d = self.n_components, self.n_latents
         self.means = nn.Parameter(torch.randn(k, d) * float(init_spread))  # (K, d)

@@ -33,6 +33,7 @@ import math
 import torch
 from torch import nn
 
+from dislab import checks
 from dislab.errors import ConfigError
 from dislab.objectives.gaussian_kl import gaussian_log_density
 from dislab.priors.base import Prior
@@ -46,8 +47,9 @@ class VampPrior(Prior):
                  init_std: float = 0.05, block: tuple[int, int] | list | None = None):
         """``init_mean`` / ``init_std``: the pseudo-inputs start as N(init_mean, init_std²) pixels."""
         super().__init__(n_latents)
-        if int(n_components) < 1:
-            raise ConfigError(f"vamp: n_components must be >= 1, got {n_components}")
+        n_components = checks.whole("vamp", "n_components", n_components, minimum=1)
+        init_mean = checks.number("vamp", "init_mean", init_mean)
+        init_std = checks.number("vamp", "init_std", init_std, minimum=0)
         if block is not None:
             block = (int(block[0]), int(block[1]))
             if block[1] - block[0] != self.n_latents:

@@ -26,7 +26,7 @@ def _ray():
     try:
         import ray
     except ImportError as e:
-        raise ConfigError("--executor ray needs Ray: pip install 'dislab[ray]'") from e
+        raise ConfigError("executor 'ray' (--executor ray) needs Ray: pip install 'dislab[ray]'") from e
     return ray
 
 

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from torch.func import functional_call, stack_module_state, vmap
 
+from dislab import progress as bars
 from dislab.errors import ConfigError, RunError
 from dislab.io import atomic_write_text
 from dislab.training.fit import match_layout
@@ -282,7 +283,7 @@ def _fit_stacked(members: list[_Member], dataset, device: torch.device, step: in
         term_names, n_acc = None, 0
     t0 = time.perf_counter()
     t_mark, step_mark = t0, step
-    bar = tqdm(total=config.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True,
+    bar = tqdm(total=config.steps, initial=step, disable=bars.disable(progress), unit="step", dynamic_ncols=True,
                desc=f"{len(alive)} seeds stacked")
     template.train()
     try:

@@ -355,72 +355,24 @@ def _resolve(overrides: Mapping[str, Any], setting: Mapping[str, Any], where: st
         config = apply_overrides(dict(overrides))
     except ConfigError as e:
         raise ConfigError(f"{label}: {e}") from None
-    _check_model_options(config, label)
-    _check_dataset_options(config, label)
+    _check_options(config, label)
     return config.to_dict()
 
 
-def _check_model_options(config, label: str) -> None:
-    """Values of the model's options have the type of the field's default (a number for a number)."""
+def _check_options(config, label: str) -> None:
+    """The model's options through its ``<Name>Config`` (types, ranges, choices: the check
+    ``dislab train`` makes) and the dataset's option names, so a typo fails the study file now and
+    not one run at a time. Dataset values are checked by the dataset's constructor when its run
+    starts (building it may read files); a refused value fails that run alone."""
+    from dislab.data import check_dataset_options
     from dislab.models import MODELS
+    from dislab.models.base import replace_config
 
-    cls = MODELS.get(config.model).config_class
-    defaults = {f.name: f.default for f in dataclasses.fields(cls)
-                if f.default is not dataclasses.MISSING}
-    for key, value in config.model_options.items():
-        if key not in defaults:
-            continue
-        d = defaults[key]
-        ok = True
-        if isinstance(d, bool):
-            ok = isinstance(value, bool)
-        elif isinstance(d, (int, float)):
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-            if ok and isinstance(d, int) and not isinstance(d, bool) and value != int(value):
-                ok = False
-        elif isinstance(d, str):
-            ok = isinstance(value, str)
-        if not ok:
-            raise ConfigError(f"{label}: option {key!r} of model {config.model!r} must be like its "
-                              f"default {d!r} ({type(d).__name__}), got {value!r}")
-        if isinstance(d, str):
-            choices = _choices_of(cls, key)
-            if choices and value not in choices:
-                raise ConfigError(f"{label}: option {key!r} of model {config.model!r} is {value!r}; "
-                                  f"expected one of {sorted(choices)}")
-
-
-def _choices_of(config_cls, key: str) -> list[str] | None:
-    """Allowed names of registry-backed string options (encoder, decoder, prior, reconstruction)."""
-    if key in ("encoder", "decoder"):
-        from dislab.nn import DECODERS, ENCODERS
-
-        return (ENCODERS if key == "encoder" else DECODERS).names()
-    if key == "prior":
-        from dislab.priors import PRIORS
-
-        return PRIORS.names()
-    if key == "reconstruction":
-        from dislab.objectives.reconstruction import RECONSTRUCTIONS
-
-        return list(RECONSTRUCTIONS)
-    return None
-
-
-def _check_dataset_options(config, label: str) -> None:
-    from dislab.data import DATASETS
-
-    if not config.dataset_options:
-        return
-    cls = DATASETS.get(config.dataset)
-    params = inspect.signature(cls.__init__).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return
-    names = [n for n, p in params.items() if n != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    bad = sorted(set(config.dataset_options) - set(names))
-    if bad:
-        raise ConfigError(f"{label}: unknown option(s) {bad} of dataset {config.dataset!r}; "
-                          f"expected some of {names}")
+    try:
+        replace_config(MODELS.get(config.model).config_class(), **config.model_options)
+        check_dataset_options(config.dataset, config.dataset_options)
+    except ConfigError as e:
+        raise ConfigError(f"{label}: {e}") from None
 
 
 # -- naming --------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from dislab import progress as bars
 from dislab.errors import ConfigError
 from dislab.io import read_json, write_json
 from dislab.studies.folder import PRODUCER, StudyFolder
@@ -95,7 +96,7 @@ def study_udr(folder: str | os.PathLike, *, n_points: int | None = None, seed: i
     out: dict[str, Any] = {"n_points": n_points, "seed": seed, "methods": list(study.udr.methods),
                            "kl_threshold": study.udr.kl_threshold, "groups": {}, "notes": []}
     groups = study.groups()
-    bar = tqdm(groups.items(), desc="udr", unit="group", disable=not progress)
+    bar = tqdm(groups.items(), desc="udr", unit="group", disable=bars.disable(progress))
     for group, runs in bar:
         ready = []
         for r in runs:

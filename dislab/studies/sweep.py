@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dislab import progress as bars
 from dislab.errors import ConfigError
 from dislab.studies.folder import StudyFolder
 from dislab.studies.runner import BUSY, DONE, FAILED, SKIPPED, missing_stages
@@ -93,9 +94,9 @@ def sweep(study: str | os.PathLike | Study, out: str | os.PathLike, *, executor:
     if executor not in EXECUTORS:
         raise ConfigError(f"unknown executor {executor!r}; expected one of {list(EXECUTORS)}")
     if seeds_per_process < 1:
-        raise ConfigError(f"--seeds-per-process must be >= 1, got {seeds_per_process}")
+        raise ConfigError(f"seeds_per_process (--seeds-per-process) must be >= 1, got {seeds_per_process}")
     if workers is not None and workers < 0:
-        raise ConfigError(f"--workers must be >= 0, got {workers}")
+        raise ConfigError(f"workers (--workers) must be >= 0, got {workers}")
     source = None
     if not isinstance(study, Study):
         source = Path(study)
@@ -115,7 +116,8 @@ def sweep(study: str | os.PathLike | Study, out: str | os.PathLike, *, executor:
     crashes: dict[str, int] = {}
     attempts: dict[tuple, int] = {}
     n_todo = sum(len(t.runs) for t in tasks)
-    bar = tqdm(total=n_todo, desc=f"sweep {folder.path.name}", unit="run", disable=not progress or not n_todo)
+    bar = tqdm(total=n_todo, desc=f"sweep {folder.path.name}", unit="run",
+               disable=bars.disable(progress and bool(n_todo)))
 
     def on_result(task: Task, results: list[dict[str, Any]]) -> None:
         for r in results:
@@ -158,7 +160,9 @@ def sweep(study: str | os.PathLike | Study, out: str | os.PathLike, *, executor:
 
             n_workers = default_workers() if workers is None else workers
             threads = int(cpus_per_run) if cpus_per_run else None
-            run_local(tasks, workers=n_workers, threads=threads, on_result=on_result, on_crash=on_crash)
+            # workers=0 trains here, through code that asks for its bars; quiet keeps --quiet's word
+            with bars.quiet(not progress):
+                run_local(tasks, workers=n_workers, threads=threads, on_result=on_result, on_crash=on_crash)
         else:
             from dislab.studies.ray_executor import run_ray
 

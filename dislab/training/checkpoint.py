@@ -32,10 +32,10 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 
 from dislab.errors import DislabError, RunError
 from dislab.io import atomic_path, read_json, write_json
+from dislab.io import save_tensors as save_file  # a failed write is an OSError naming the file
 
 PRODUCER = "dislab.training"
 MANIFEST = "latest.json"
@@ -103,7 +103,17 @@ def load_weights(path: Path, model: torch.nn.Module, *, hint: str = DAMAGED) -> 
 
 
 def set_weights(model: torch.nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
-    """Load ``tensors`` (read from ``path``) into ``model``; keys must match exactly."""
+    """Load ``tensors`` (read from ``path``) into ``model``; keys and shapes must match exactly.
+    A mismatch is a RunError naming ``path`` and the first tensor that differs: config.json and
+    the weights disagree (config.json edited after training, or weights copied from another run)."""
+    own = model.state_dict()
+    diff = [(k, list(v.shape), list(own[k].shape)) for k, v in tensors.items()
+            if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    if diff:
+        k, saved, wanted = diff[0]
+        raise RunError(f"{path}: the weights do not fit the model that config.json describes ({len(diff)} "
+                       f"tensor(s) differ; {k} is {saved} in the file, {wanted} in the model); config.json "
+                       f"and the weights disagree (was config.json edited after training?)")
     missing, unexpected = model.load_state_dict(tensors, strict=False)
     if missing or unexpected:
         raise RunError(f"{path}: weights do not fit the model (missing {missing}, unexpected {unexpected})")

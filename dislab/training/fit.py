@@ -24,6 +24,7 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from dislab import progress as bars
 from dislab.errors import ConfigError, RunError
 from dislab.io import atomic_write_text, write_json
 from dislab.training.checkpoint import (DAMAGED, FOLDER_PATTERN, PRODUCER, load_checkpoint, read_manifest,
@@ -247,7 +248,7 @@ def _fit(run_dir: Path, config: TrainConfig, model, dataset, device: torch.devic
     # n_acc: steps summed in acc
     t0 = time.perf_counter()  # wall time of this session = wall_time + (now - t0)
     t_mark, step_mark = t0, step
-    bar = tqdm(total=config.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True,
+    bar = tqdm(total=config.steps, initial=step, disable=bars.disable(progress), unit="step", dynamic_ncols=True,
                desc=run_dir.name, smoothing=0.1)
     model.train()
     try:
@@ -315,8 +316,9 @@ def _claim_folder(out: Path, overwrite: bool) -> None:
             if not any(out.iterdir()):
                 return
         if not overwrite:
-            raise RunError(f"{out} already exists; resume it (dislab train --resume {out}), choose "
-                           f"another --out, or pass --overwrite to replace it")
+            raise RunError(f"{out} already exists; resume it (dislab train --resume {out}, or "
+                           f"resume({str(out)!r})), choose another folder (--out / out=), or replace "
+                           f"it (--overwrite / overwrite=True)")
         if not (out / CONFIG).is_file():
             raise RunError(f"refusing to overwrite {out}: it is not a dislab run folder ({CONFIG} missing)")
         with run_lock(out):  # never from under a process that trains it

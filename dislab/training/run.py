@@ -144,18 +144,56 @@ def read_log(path: Path) -> list[dict]:
     return rows
 
 
+def _check_record(record: Any, path: Path) -> dict[str, Any]:
+    """``record`` (config.json as read) if it has the shape a run folder's config has, else a
+    RunError naming the file and the key. A hand-edited or foreign config.json used to fail later
+    as a bare KeyError (``error: train``) or a TypeError traceback; here every value is also
+    checked by TrainConfig and the model's config, the checks ``dislab train`` makes."""
+    from dislab.errors import ConfigError
+    from dislab.models import MODELS
+    from dislab.models.base import config_from_dict
+
+    def bad(what: str) -> RunError:
+        return RunError(f"{path}: {what}; expected the config.json `dislab train` writes "
+                        '({"train": {...}, "model": {"name": ..., "config": {...}}, "dataset": {...}})')
+
+    if not isinstance(record, dict):
+        raise bad(f"holds a JSON {type(record).__name__}, not an object")
+    for key in ("train", "model"):
+        if key not in record:
+            raise bad(f"no {key!r} block")
+        if not isinstance(record[key], dict):
+            raise bad(f"{key!r} is {record[key]!r}, not an object")
+    model = record["model"]
+    if not isinstance(model.get("name"), str):
+        raise bad(f"model.name is {model.get('name')!r}, not a model name")
+    if not isinstance(model.get("config"), dict):
+        raise bad(f"model.config is {model.get('config')!r}, not an object")
+    try:
+        TrainConfig.from_dict(record["train"])
+    except ConfigError as e:
+        raise RunError(f"{path}: train: {e}") from None
+    try:
+        config_from_dict(MODELS.get(model["name"]).config_class, model["config"])
+    except ConfigError as e:
+        raise RunError(f"{path}: model: {e}") from None
+    return record
+
+
 class Run:
     """A run folder. ``Run(path)`` checks that ``config.json`` is there; the rest loads on use."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        if not self.path.exists():  # say so, rather than that config.json is missing from it
+            raise RunError(f"{self.path} does not exist; expected a run folder (written by dislab train)")
         if not (self.path / CONFIG).is_file():
             raise RunError(f"{self.path}: not a dislab run folder ({CONFIG} missing)")
 
     @cached_property
     def record(self) -> dict[str, Any]:
         """The whole config.json (train config, model name and config, dataset description)."""
-        return read_json(self.path / CONFIG)
+        return _check_record(read_json(self.path / CONFIG), self.path / CONFIG)
 
     @property
     def config(self) -> TrainConfig:
@@ -184,8 +222,7 @@ class Run:
         with a note on stderr; while another process trains the run they are read from the
         checkpoint and nothing is written. A run without ``latest.json`` (its ``checkpoint/``
         deleted to save space) has only its root weights, taken as they are."""
-        from safetensors.torch import save_file
-
+        from dislab.io import save_tensors as save_file  # a failed write is an OSError naming the file
         from dislab.training.checkpoint import read_manifest, read_tensors
 
         root = self.path / WEIGHTS

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from dislab import progress as bars
 from dislab.errors import DataError
 
 
@@ -37,7 +38,7 @@ def encode_images(model, images: torch.Tensor, *, batch_size: int = 256, progres
     device = model_device(model)
     mus, logvars = [], []
     starts = range(0, images.shape[0], batch_size)
-    for s in tqdm(starts, desc=desc, unit="batch", disable=not progress, leave=False):
+    for s in tqdm(starts, desc=desc, unit="batch", disable=bars.disable(progress), leave=False):
         mu, logvar = model.encode(images[s:s + batch_size].to(device))
         mus.append(mu.float().cpu())
         logvars.append(logvar.float().cpu())

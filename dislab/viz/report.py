@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from dislab import progress as bars
 from dislab.errors import DislabError
 from dislab.io import atomic_write_bytes, atomic_write_text
 from dislab.viz.grid import figure_png_bytes, gif_bytes, png_bytes
@@ -293,7 +294,7 @@ def write_report(run_dir: str | os.PathLike, *, out: str | os.PathLike | None = 
     page = Page(title=f"dislab report: {run.path.name}")
 
     stages = ["scores", "curves", "model", "config"]
-    bar = tqdm(total=len(stages), desc="report", unit="part", disable=not progress, leave=False)
+    bar = tqdm(total=len(stages), desc="report", unit="part", disable=bars.disable(progress), leave=False)
 
     def stage(name: str, fn: Callable[[], None]) -> None:
         bar.set_postfix_str(name)

@@ -26,6 +26,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from dislab import progress as bars
 from dislab.errors import ConfigError, DataError
 from dislab.viz.grid import (BACKGROUND, LABEL_COLOR, MUTED_COLOR, add_margin_labels, image_grid,
                              to_uint8)
@@ -223,7 +224,8 @@ def traversal_frames(model, codes, *, latents: Sequence[int] | None = None, n_fr
     n_in, k = len(codes), len(cols)
     device = model_device(model)
     decoded = []
-    for i in tqdm(range(n_in), desc="rendering animation", unit="input", disable=not progress, leave=False):
+    for i in tqdm(range(n_in), desc="rendering animation", unit="input", disable=bars.disable(progress),
+                  leave=False):
         z = torch.as_tensor(codes[i]).repeat(k * n_frames, 1).reshape(k, n_frames, n)
         z[torch.arange(k), :, torch.as_tensor(cols)] = torch.as_tensor(sweep[i])
         decoded.append(to_uint8(model.decode_mean(z.reshape(-1, n).to(device)).float().cpu()))
