@@ -107,8 +107,8 @@ def set_weights(model: torch.nn.Module, tensors: dict[str, torch.Tensor], path: 
     A mismatch is a RunError naming ``path`` and the first tensor that differs: config.json and
     the weights disagree (config.json edited after training, or weights copied from another run)."""
     own = model.state_dict()
-    diff = [(k, list(v.shape), list(own[k].shape)) for k, v in tensors.items()
-            if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    diff = [(k, list(tensors[k].shape), list(v.shape)) for k, v in own.items()  # the model's order
+            if k in tensors and tuple(tensors[k].shape) != tuple(v.shape)]
     if diff:
         k, saved, wanted = diff[0]
         raise RunError(f"{path}: the weights do not fit the model that config.json describes ({len(diff)} "
