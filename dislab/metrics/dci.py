@@ -25,6 +25,16 @@ PREDICTORS = ("gbt", "lightgbm", "hist_gbt", "random_forest", "lasso")
 # of zeros becomes uniform (score 0) instead of 0/0.
 _EPS = 1e-11
 
+# When the fast predictor hands a factor back to the reference "gbt" (docs/metrics.md, "Where the
+# fast predictor falls back"): more than this share of the factor's importance came from splits
+# scikit-learn's trees cannot make (training values closer than its 1e-7) ...
+_INVALID_SHARE = 0.005
+# ... or crediting its tied splits afresh at random (as scikit-learn's random feature order does)
+# moves D or C by more than this in one of _TIE_DRAWS draws.
+_TIE_SPREAD = 0.01
+_TIE_DRAWS = 16
+_FIT = "_boosting_fit"  # key of the fast predictor's BoostingFit in _fit_one's extras
+
 
 def _entropy_rows(p: np.ndarray, base: int) -> np.ndarray:
     """Entropy of each row of non-negative ``p`` (normalised per row), in the given base.
@@ -103,10 +113,11 @@ def _fit_one(predictor, x_train, y_train, x_test, y_test, seed):
 
         # scikit-learn's boosting algorithm with LightGBM growing the trees (see _boosting.py);
         # importance normalised to sum 1 as feature_importances_.
-        gain, pred_train, pred_test = fit_gradient_boosting(x_train, y_train, x_test, seed=seed)
-        total = gain.sum()
-        importance = gain / total if total > 0 else gain
-        return importance, float(np.mean(pred_train == y_train)), float(np.mean(pred_test == y_test)), {}
+        fit = fit_gradient_boosting(x_train, y_train, x_test, seed=seed)
+        total = fit.importance.sum()
+        importance = fit.importance / total if total > 0 else fit.importance
+        return (importance, float(np.mean(fit.predicted_train == y_train)),
+                float(np.mean(fit.predicted_test == y_test)), {_FIT: fit})
     elif predictor == "hist_gbt":
         from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -175,11 +186,16 @@ def dci(codes_train, factors_train, codes_test, factors_test, *, predictor: str 
             ``"lightgbm"`` (fast; needs the package lightgbm): scikit-learn's gradient
             boosting algorithm with the same defaults (log-prior start, multinomial residuals,
             squared-error splits, depth 3, Newton leaf values with the (K-1)/K factor, 100
-            rounds at 0.1) whose trees LightGBM grows with a histogram bin per distinct value
+            rounds at 0.1) on the inputs scikit-learn's trees see (float32, its 1e-7 split
+            tolerance), whose splits LightGBM finds with one histogram bin per distinct value
             (dislab.metrics._boosting); importance = squared-error decrease per code, normalised
-            to sum 1 per factor as ``feature_importances_``. D, C and I within 0.007 of "gbt" on
-            every benchmark case at 10,000 / 5,000 points (0.013 at 1,000 / 500), 8-12x faster
-            (docs/benchmarks.md, "DCI predictors");
+            to sum 1 per factor as ``feature_importances_``. Where it cannot stand for "gbt" on a
+            factor -- ties between codes that move D or C by more than 0.01 when broken
+            differently, or splits scikit-learn cannot make between values closer than 1e-7 --
+            that factor is fitted with "gbt" and the reason given under ``fallback``. Measured
+            limits (docs/metrics.md, "The fast predictor"): within 0.02 of "gbt" on D, C and
+            I on a battery of hard inputs, 0.006 on the benchmark cases at 10,000 / 5,000
+            points, 8-12x faster;
             ``"hist_gbt"`` (scikit-learn only): ``HistGradientBoostingClassifier`` shaped like the
             reference (depth 3, 8 leaves, 1 sample per leaf, no early stopping), total split gain
             per code; a looser approximation: its Newton splits and gains differ from the
@@ -219,7 +235,11 @@ def dci(codes_train, factors_train, codes_test, factors_test, *, predictor: str 
     Returns a JSON-ready dict: ``disentanglement``, ``completeness``, ``informativeness_train``,
     ``informativeness_test`` (floats in [0, 1]), ``importance`` (n_codes x n_factors nested
     list), ``disentanglement_per_code``, ``completeness_per_factor``,
-    ``informativeness_test_per_factor`` (lists), ``predictor``, ``skipped_factors``.
+    ``informativeness_test_per_factor`` (lists), ``predictor``, ``skipped_factors``; with
+    ``predictor="lightgbm"`` also ``fallback`` (``{"factor index": reason}`` for the factors
+    fitted with "gbt" instead, empty when none) and ``tie_spread`` (the largest change of D or C
+    when the remaining tied splits are credited afresh at random: how much the result depends on
+    tie-breaking, at most 0.01).
     """
     if predictor not in PREDICTORS:
         raise ConfigError(f"unknown DCI predictor {predictor!r}; expected one of: {', '.join(PREDICTORS)}")
@@ -232,35 +252,48 @@ def dci(codes_train, factors_train, codes_test, factors_test, *, predictor: str 
     varying = varying_factors(ftr, "dci", "factors_train")
     ks = [int(k) for k in np.flatnonzero(varying)]
 
-    def job(k):
+    def job(k, name=predictor):
         # One thread per predictor: OpenMP pools (lightgbm, hist_gbt) spin and were 50-100x
         # slower on the busy 2-core machine; parallelism comes from n_jobs over factors instead.
         from threadpoolctl import threadpool_limits
 
         with warnings.catch_warnings(), threadpool_limits(1):
             warnings.simplefilter("ignore")  # convergence chatter of the linear variant
-            return _fit_one(predictor, ctr, ftr[:, k], cte, fte[:, k], seed)
+            return _fit_one(name, ctr, ftr[:, k], cte, fte[:, k], seed)
 
     workers = min(len(ks), os.cpu_count() or 1) if n_jobs == -1 else n_jobs
-    if workers == 1:
-        results = [job(k) for k in tqdm(ks, desc=f"dci ({predictor})", unit="factor",
-                                        disable=bars.disable(progress))]
-    else:
+
+    def run(factors, name=predictor):
+        if workers == 1 or len(factors) == 1:
+            return [job(k, name) for k in tqdm(factors, desc=f"dci ({name})", unit="factor",
+                                               disable=bars.disable(progress))]
         from joblib import Parallel, delayed
 
         # Factors with the most classes first (a boosted model costs ~ one tree per class and
         # round), so that the small ones fill the gaps at the end.
-        ks = sorted(ks, key=lambda k: -len(np.unique(ftr[:, k])))
-        results = Parallel(n_jobs=workers)(delayed(job)(k) for k in ks)
+        order = sorted(factors, key=lambda k: -len(np.unique(ftr[:, k])))
+        done = dict(zip(order, Parallel(n_jobs=min(workers, len(order)))(
+            delayed(job)(k, name) for k in order)))
+        return [done[k] for k in factors]
 
+    results = run(ks)
     importance = np.zeros((ctr.shape[1], ftr.shape[1]))
     acc_train = np.zeros(ftr.shape[1])
     acc_test = np.zeros(ftr.shape[1])
     extras: dict[str, list] = {}
+    fits = {}
     for k, (imp, a_tr, a_te, extra) in zip(ks, results):
         importance[:, k], acc_train[k], acc_test[k] = imp, a_tr, a_te
+        if _FIT in extra:
+            fits[k] = extra.pop(_FIT)
         for key, value in extra.items():
             extras.setdefault(key, [0.0] * ftr.shape[1])[k] = value
+    fallback, tie_spread = {}, 0.0
+    if predictor == "lightgbm":
+        fallback, tie_spread = _fast_fallbacks(importance, varying, fits, seed)
+        redo = sorted(fallback)
+        for k, (imp, a_tr, a_te, _) in zip(redo, run(redo, "gbt") if redo else []):
+            importance[:, k], acc_train[k], acc_test[k] = imp, a_tr, a_te
     used = importance[:, varying]
     d, d_per_code = disentanglement_score(used)
     c, c_used = completeness_score(used)
@@ -278,6 +311,66 @@ def dci(codes_train, factors_train, codes_test, factors_test, *, predictor: str 
         "predictor": predictor,
         "skipped_factors": [int(k) for k in np.flatnonzero(~varying)],
     }
+    if predictor == "lightgbm":
+        out["fallback"] = {str(k): reason for k, reason in sorted(fallback.items())}
+        out["tie_spread"] = tie_spread
     for key, values in extras.items():
         out[key] = float(np.mean(np.asarray(values)[varying]))
     return out
+
+
+def _tie_draw_spread(importance, varying, fits, factors, rng) -> float:
+    """Largest change of D or C over _TIE_DRAWS draws in which the tied splits of ``factors``
+    (fitted by the fast predictor) are credited afresh to one of their tied codes at random."""
+    d0 = disentanglement_score(importance[:, varying])[0]
+    c0 = completeness_score(importance[:, varying])[0]
+    worst = 0.0
+    for _ in range(_TIE_DRAWS):
+        draw = importance.copy()
+        for k in factors:
+            fit = fits[k]
+            column = fit.importance.copy()
+            for members, rows in fit.ties.items():
+                gains, chosen = rows[:, 0], rows[:, 1].astype(np.intp)
+                np.subtract.at(column, chosen, gains)
+                np.add.at(column, np.asarray(members)[rng.integers(len(members), size=len(gains))], gains)
+            column = np.clip(column, 0.0, None)
+            total = column.sum()
+            draw[:, k] = column / total if total > 0 else column
+        d = disentanglement_score(draw[:, varying])[0]
+        c = completeness_score(draw[:, varying])[0]
+        worst = max(worst, abs(d - d0), abs(c - c0))
+    return worst
+
+
+def _fast_fallbacks(importance, varying, fits, seed) -> tuple[dict, float]:
+    """The factors whose fast fit cannot stand for the reference's, with the reason, and the
+    remaining tie spread of D and C (docs/metrics.md, "Where the fast predictor falls back").
+
+    * splits between training values closer than scikit-learn's 1e-7 carry more than
+      _INVALID_SHARE of the factor's importance (scikit-learn's trees could not have made them);
+    * the factor's tied splits (several codes reproduce the split exactly; scikit-learn credits a
+      random one of them) are heavy enough that crediting them afresh moves D or C by more than
+      _TIE_SPREAD: factors are handed back, the most sensitive first, until the tie spread of the
+      rest is within _TIE_SPREAD.
+    """
+    rng = np.random.default_rng(seed)
+    fallback = {}
+    for k, fit in fits.items():
+        if fit.invalid_share > _INVALID_SHARE:
+            fallback[k] = (f"{fit.invalid_share:.1%} of its importance came from splits between training "
+                           "values closer than scikit-learn's 1e-7 (codes on a very small scale), which "
+                           "the reference's trees cannot make: fitted with gbt")
+    tied = [k for k, fit in fits.items() if fit.ties and k not in fallback]
+    spread = {k: _tie_draw_spread(importance, varying, fits, [k], rng) for k in tied}
+    remaining = sorted(tied, key=lambda k: -spread[k])
+    total = _tie_draw_spread(importance, varying, fits, remaining, rng) if remaining else 0.0
+    while remaining and total > _TIE_SPREAD:
+        k = remaining.pop(0)
+        codes = sorted({c for members in fits[k].ties for c in members})
+        share = fits[k].tied_share
+        fallback[k] = (f"splits that several codes ({', '.join(map(str, codes))}) make equally well carry "
+                       f"{share:.1%} of its importance; scikit-learn credits one of them at random, which "
+                       f"moves D or C by up to {spread[k]:.3f} here: fitted with gbt")
+        total = _tie_draw_spread(importance, varying, fits, remaining, rng) if remaining else 0.0
+    return fallback, float(total)
