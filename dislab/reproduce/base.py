@@ -63,3 +63,16 @@ class Reproduction:
     def figures(self, rows: Sequence[Row], out: Path) -> list[Path]:
         """PNG figures of the claims, written under ``out``; none by default."""
         return []
+
+
+def save_figure(fig, path: Path) -> Path:
+    """Write a matplotlib figure as PNG atomically (temporary file, then rename) and close it."""
+    import matplotlib.pyplot as plt
+
+    from dislab.io import atomic_path
+
+    fig.tight_layout()
+    with atomic_path(path) as tmp:  # creates the folder
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
+    return path

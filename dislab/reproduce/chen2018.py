@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from dislab.reproduce.base import CPU_BASE, TINY_BASE, TINY_EVALUATE, Reproduction
+from dislab.reproduce.base import CPU_BASE, TINY_BASE, TINY_EVALUATE, Reproduction, save_figure
 from dislab.reproduce.claims import FAIL, INCONCLUSIVE, PASS, Budget, Claim, Outcome, Row, mean_sd, values
 
 SOURCE = "Chen et al. 2018 (NeurIPS), Sec. 6, dSprites: MIG vs β for β-VAE and β-TCVAE"
@@ -96,8 +96,6 @@ class Chen2018(Reproduction):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        from dislab.io import atomic_path
-
         betas = _betas(rows)
         fig, ax = plt.subplots(figsize=(5, 3.5))
         vae = values(rows, "mig.mig", model="vae")
@@ -116,10 +114,4 @@ class Chen2018(Reproduction):
         ax.set_ylabel("MIG")
         ax.set_title("MIG against β on dSprites (mean ± sd over seeds)")
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / "chen2018_mig_vs_beta.png"
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=120)
-        plt.close(fig)
-        return [path]
+        return [save_figure(fig, out / "chen2018_mig_vs_beta.png")]

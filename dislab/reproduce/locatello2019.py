@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from dislab.reproduce.base import CPU_BASE, TINY_BASE, TINY_EVALUATE, Reproduction
+from dislab.reproduce.base import CPU_BASE, TINY_BASE, TINY_EVALUATE, Reproduction, save_figure
 from dislab.reproduce.claims import (FAIL, INCONCLUSIVE, PASS, Budget, Claim, Outcome, Row, values,
                                      variance_share)
 
@@ -82,8 +82,6 @@ class Locatello2019(Reproduction):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        from dislab.io import atomic_path
-
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
         for ax, (score, label) in zip(axes, (("mig.mig", "MIG"), ("dci.disentanglement", "DCI disentanglement"))):
             data = [(m, v) for m in MODELS if (v := values(rows, score, model=m))]
@@ -98,10 +96,4 @@ class Locatello2019(Reproduction):
             ax.set_xticks(pos, [m for m, _ in data], rotation=30, ha="right", fontsize=8)
             ax.set_ylabel(label)
         fig.suptitle("Scores per model over seeds (and hyperparameters) on dSprites")
-        fig.tight_layout()
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / "locatello2019_violins.png"
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=120)
-        plt.close(fig)
-        return [path]
+        return [save_figure(fig, out / "locatello2019_violins.png")]
