@@ -34,7 +34,10 @@ def test_evaluate_writes_evaluation_json(blobs_run):
     assert set(data["metrics"]) == {"mig", "dci", "unsupervised"}
     assert 0 <= data["metrics"]["mig"]["mig"] <= 1
     assert {"disentanglement", "completeness", "informativeness_test"} <= set(data["metrics"]["dci"])
-    assert data["metrics"]["unsupervised"]["n_active"] <= 3
+    unsup = data["metrics"]["unsupervised"]
+    # the model's posterior gives the KL: dislab's active latents are counted on it
+    assert unsup["n_active"] == sum(k > 0.1 for k in unsup["mean_kl"]) <= 3
+    assert unsup["n_active_units"] <= 3
     # every parameter is recorded: the sampler's and the array function's defaults too
     assert {"seed": 1, "n_train": 200, "n_test": 100, "predictor": "lasso"}.items() <= data["parameters"]["dci"].items()
     assert data["parameters"]["mig"]["n_bins"] == 20
