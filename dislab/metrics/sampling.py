@@ -10,6 +10,8 @@ registry name              sampler                      points (train / test)
 ``modularity_explicitness`` :func:`compute_modularity_explicitness`  10,000 / 5,000
 ``irs``                    :func:`compute_irs`          10,000
 ``unsupervised``           :func:`compute_unsupervised` 10,000 (any dataset, factors or not)
+``infomec``                :func:`compute_infomec`      10,000
+``dci_es``                 :func:`compute_dci_es`       10,000 / 5,000
 =========================  ===========================  ==========================================
 
 Every sampler has the registry signature ``fn(dataset, encode, *, seed, **options) -> dict``:
@@ -298,6 +300,27 @@ def compute_irs(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_trai
     return irs(codes, factors, **_with_seed(irs, seed, options))
 
 
+def compute_infomec(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_train: int = N_TRAIN,
+                    batch_size: int = 64, **options) -> dict:
+    """InfoMEC (:func:`dislab.metrics.infomec.infomec`) of 10,000 random points (the authors
+    score their validation split; 10,000 is the field's size for the other metrics)."""
+    from dislab.metrics.infomec import infomec
+
+    dataset.require_factors("the infomec metric")
+    codes, factors = sample_codes(dataset, encode, n_train, seed, batch_size=batch_size, desc="infomec")
+    return infomec(codes, factors, **_with_seed(infomec, seed, options))
+
+
+def compute_dci_es(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_train: int = N_TRAIN,
+                   n_test: int = N_TEST, batch_size: int = 64, **options) -> dict:
+    """DCI-ES (:func:`dislab.metrics.dci_es.dci_es`) on 10,000 train / 5,000 test points (DCI's
+    published sizes)."""
+    from dislab.metrics.dci_es import dci_es
+
+    return dci_es(*_train_test(dataset, encode, seed, n_train, n_test, batch_size, "dci_es"),
+                  **_with_seed(dci_es, seed, options))
+
+
 def compute_unsupervised(dataset: FactorDataset, encode: Encode, *, seed: int = 0,
                          n_train: int = N_TRAIN, batch_size: int = 64, **options) -> dict:
     """:func:`dislab.metrics.unsupervised.unsupervised_metrics` of 10,000 random images (reference
@@ -327,6 +350,8 @@ for _sampler, _target in ((compute_mig, "dislab.metrics.mig:mig"), (compute_dci,
                           (compute_modularity_explicitness,
                            "dislab.metrics.modularity_explicitness:modularity_explicitness"),
                           (compute_irs, "dislab.metrics.irs:irs"),
+                          (compute_infomec, "dislab.metrics.infomec:infomec"),
+                          (compute_dci_es, "dislab.metrics.dci_es:dci_es"),
                           (compute_unsupervised, "dislab.metrics.unsupervised:unsupervised_metrics")):
     _sampler.array_metric = _target
 

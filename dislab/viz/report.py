@@ -103,6 +103,28 @@ SCORE_INFO: dict[tuple[str, str], tuple[str, str]] = {
     ("dci", "tie_spread"): ("Fast DCI predictor only: the largest change of D or C when splits that "
                             "several latents make equally well are credited afresh at random (how "
                             "much the scores depend on tie-breaking).", "0 to 0.01, lower = firmer"),
+    ("infomec", "infom"): ("InfoM (Hsu et al. 2023): modularity from normalised mutual information -- "
+                           "how much each active latent informs about a single factor.",
+                           "0 to 1, higher = more modular"),
+    ("infomec", "infoe"): ("InfoE (Hsu et al. 2023): explicitness -- the share of each factor's "
+                           "entropy a linear (logistic) read-out of all latents recovers.",
+                           "0 to 1, higher = more linearly decodable"),
+    ("infomec", "infoc"): ("InfoC (Hsu et al. 2023): compactness -- how much each factor's "
+                           "information sits in a single active latent.", "0 to 1, higher = more compact"),
+    ("infomec", "n_active"): ("Latents InfoMEC keeps: range above 1/20 of the largest latent's (the "
+                              "authors' pruning; not dislab's KL-based active latents).", "0 to n_latents"),
+    ("dci_es", "explicitness"): ("Explicitness E (Eastwood et al. 2023): one minus the area under the "
+                                 "loss-capacity curve of random-forest probes of growing depth, "
+                                 "relative to a straight drop from chance -- how little capacity "
+                                 "reading the factors out needs.", "-1 to 1, higher = more explicit"),
+    ("dci_es", "size"): ("Size S (Eastwood et al. 2023): number of factors over number of latents.",
+                         "above 0; 1 = as many latents as factors, lower = larger representation"),
+    ("dci_es", "disentanglement"): ("DCI-ES's D: Eastwood & Williams' disentanglement from the "
+                                    "importances of its most informative random-forest probes.",
+                                    "0 to 1, higher = more disentangled"),
+    ("dci_es", "completeness"): ("DCI-ES's C, from the same probes.", "0 to 1, higher = more complete"),
+    ("dci_es", "informativeness_test"): ("DCI-ES's I: held-out accuracy of those probes (R² for "
+                                         "factors probed by regression).", "0 to 1, higher = more informative"),
     ("udr", "udr"): ("Unsupervised Disentanglement Ranking (Duan et al. 2020): agreement of this "
                      "model's latents with other seeds' models.", "0 to 1, higher = more disentangled"),
 }
