@@ -1,6 +1,6 @@
 """Speed of the metrics on arrays of the published sizes (docs/benchmarks.md, "## Metrics").
 
-    .venv/bin/python benchmarks/metrics.py [--repeats 3] [--predictor lightgbm] [--n-jobs -1] [--skip-suite]
+    .venv/bin/python benchmarks/metrics.py [--repeats 3] [--predictor lightgbm] [--n-jobs -1] [--skip-suite] [--with-2023]
 
 Prints one table: median and min seconds of
 
@@ -8,7 +8,9 @@ Prints one table: median and min seconds of
 * the supervised array suite for one model — MIG, DCI with the fast predictor on every core as
   ``dislab evaluate`` runs it, SAP,
   modularity/explicitness, IRS — on 10,000 train / 5,000 test points (target < 30 s);
-* UDR of 10 models x 10,000 points x 10 codes, Spearman and Lasso (target < 10 s).
+* UDR of 10 models x 10,000 points x 10 codes, Spearman and Lasso (target < 10 s);
+* with ``--with-2023``: InfoMEC on 10,000 points and DCI-ES on 10,000 / 5,000 (its 12 x 5 random
+  forests on every core), opt-in metrics without a target.
 
 Data: dSprites-sized factors (3, 6, 40, 32, 32) and 10 codes, each a noisy monotone function of one
 factor mixed a little with the others (a plausible trained model), seeded. Encoding time is not
@@ -52,6 +54,8 @@ def main() -> None:
     parser.add_argument("--n-jobs", type=int, default=-1,
                         help="DCI's n_jobs (default -1, every core, as dislab evaluate)")
     parser.add_argument("--skip-suite", action="store_true", help="skip the supervised suite")
+    parser.add_argument("--with-2023", action="store_true", dest="with_2023",
+                        help="also time InfoMEC and DCI-ES (slow: minutes)")
     args = parser.parse_args()
 
     from dislab.metrics.dci import dci
@@ -88,6 +92,15 @@ def main() -> None:
         rows.append((f"supervised suite (DCI predictor={args.predictor}), 10,000 / 5,000", med, mn, 30.0))
         for name, ts in parts.items():
             rows.append((f"  of which {name}", statistics.median(ts), min(ts), None))
+
+    if args.with_2023:
+        from dislab.metrics.dci_es import dci_es
+        from dislab.metrics.infomec import infomec
+
+        med, mn = timed(lambda: infomec(c_tr, f_tr), 1)
+        rows.append(("InfoMEC, 10,000 x 10 codes (continuous)", med, mn, None))
+        med, mn = timed(lambda: dci_es(c_tr, f_tr, c_te, f_te, n_jobs=args.n_jobs), 1)
+        rows.append(("DCI-ES, 10,000 / 5,000, 12 capacities x 5 factors", med, mn, None))
 
     g = np.random.default_rng(2)
     base = g.normal(size=(10_000, 10))

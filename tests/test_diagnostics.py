@@ -89,10 +89,10 @@ def test_polarisation_splits_active_from_passive():
     rng = np.random.default_rng(4)
     logvar = np.concatenate([rng.normal(-6, 0.3, size=(100, 3)), rng.normal(0, 0.02, size=(100, 2))], axis=1)
     p = polarisation(logvar)
-    assert p["active"] == [True, True, True, False, False] and p["n_active"] == 3
+    assert p["low_variance"] == [True, True, True, False, False] and p["n_polarised"] == 3
     assert p["polarised_fraction"] == 1.0
     half = polarisation(np.full((10, 2), np.log(0.4)))
-    assert half["polarised_fraction"] == 0.0 and half["n_active"] == 2
+    assert half["polarised_fraction"] == 0.0 and half["n_polarised"] == 2
 
 
 def test_local_pca_alignment_finds_the_principal_directions():
@@ -131,11 +131,14 @@ def test_diagnose_cli_on_a_run_folder(tmp_path, capsys):
                             model_options={"n_latents": 4, "n_levels": 2, "channels": 8, "hidden": 16}),
                 out=tmp_path / "run", progress=False)
     assert cli.main(["diagnose", str(run), "--n-samples", "6", "--n-reference", "64",
-                     "--neighbours", "8", "--threshold", "2.0"]) == 0
+                     "--neighbours", "8", "--threshold", "2.0", "--kl-threshold", "0"]) == 0
     out = capsys.readouterr().out
     assert "ima_contrast" in out and "level 1 permutation_distance" in out
     data = json.loads((run / "diagnostics.json").read_text())
     assert data["dislab"]["produced_by"] == "dislab diagnose"
-    assert data["polarisation"]["n_active"] == 4  # threshold 2: an untrained model's latents all count
+    assert data["polarisation"]["n_polarised"] == 4  # threshold 2: an untrained model's latents all count
+    # --kl-threshold 0: every latent whose posterior differs at all from the prior is active
+    assert data["activity"]["n_active"] == data["summary"]["n_active"] == 4
+    assert len(data["activity"]["mean_kl"]) == 4 and data["activity"]["n_inputs"] == 64
     assert data["summary"]["ima_contrast"] >= 0 and 0 <= data["summary"]["permutation_distance"] <= 1
     assert [lv["latents"] for lv in data["levels"]] == [[0, 1], [2, 3]]

@@ -34,7 +34,10 @@ def test_evaluate_writes_evaluation_json(blobs_run):
     assert set(data["metrics"]) == {"mig", "dci", "unsupervised"}
     assert 0 <= data["metrics"]["mig"]["mig"] <= 1
     assert {"disentanglement", "completeness", "informativeness_test"} <= set(data["metrics"]["dci"])
-    assert data["metrics"]["unsupervised"]["n_active"] <= 3
+    unsup = data["metrics"]["unsupervised"]
+    # the model's posterior gives the KL: dislab's active latents are counted on it
+    assert unsup["n_active"] == sum(k > 0.1 for k in unsup["mean_kl"]) <= 3
+    assert unsup["n_active_units"] <= 3
     # every parameter is recorded: the sampler's and the array function's defaults too
     assert {"seed": 1, "n_train": 200, "n_test": 100, "predictor": "lasso"}.items() <= data["parameters"]["dci"].items()
     assert data["parameters"]["mig"]["n_bins"] == 20
@@ -116,3 +119,17 @@ def test_merge_keeps_blocks_of_the_same_step_only(blobs_run):
     write_json(path, {"metrics": {"udr": {"udr": 0.5}}}, produced_by="test")
     evaluate(blobs_run, metrics="mig", n_train=100, progress=False)
     assert set(json.loads(path.read_text())["metrics"]) == {"mig", "udr"}
+
+
+def test_dislab_evaluate_computes_the_2023_metrics(blobs_run, capsys):
+    """dislab evaluate --metrics infomec,dci_es: both blocks written, their options recorded."""
+    assert cli.main(["evaluate", str(blobs_run), "--metrics", "infomec,dci_es", "--n-train", "120",
+                     "--option", "dci_es.capacities=[1,2]"]) == 0
+    printed = capsys.readouterr().out
+    assert "infomec" in printed and "dci_es" in printed
+    data = json.loads((blobs_run / "evaluation.json").read_text())
+    info, es = data["metrics"]["infomec"], data["metrics"]["dci_es"]
+    assert all(0.0 <= info[k] <= 1.0 + 1e-9 for k in ("infom", "infoc"))
+    assert -1.0 <= es["explicitness"] <= 1.0 and es["capacities"] == [1, 2]
+    assert data["parameters"]["infomec"]["n_neighbors"] == 10 and data["parameters"]["infomec"]["n_train"] == 120
+    assert data["parameters"]["dci_es"]["n_test"] == 60 and data["parameters"]["dci_es"]["n_jobs"] == -1

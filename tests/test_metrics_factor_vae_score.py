@@ -24,7 +24,7 @@ def test_identity_scores_one_and_extra_collapsed_code_is_pruned():
     out = factor_vae_score(ds, lambda x: np.c_[factors_of_images(x), np.full(x.shape[0], 3.0)],
                            seed=0, **SMALL)
     assert out["factor_vae_score"] == 1.0 and out["train_accuracy"] == 1.0
-    assert out["n_active"] == 3  # the constant 4th code has std 0 < 0.05
+    assert out["n_kept"] == 3  # the constant 4th code has std 0 < 0.05
     votes = np.array(out["votes"])
     assert votes.shape == (3, 4) and votes[:, 3].sum() == 0
     assert (np.count_nonzero(votes, axis=1) == 1).all()  # each factor always picks one code
@@ -33,7 +33,7 @@ def test_identity_scores_one_and_extra_collapsed_code_is_pruned():
 def test_no_active_code_gives_documented_zeros():
     ds = FactorPixels((4, 5))
     out = factor_vae_score(ds, lambda x: np.zeros((x.shape[0], 3)), seed=0, **SMALL)
-    assert (out["factor_vae_score"], out["train_accuracy"], out["n_active"]) == (0.0, 0.0, 0)
+    assert (out["factor_vae_score"], out["train_accuracy"], out["n_kept"]) == (0.0, 0.0, 0)
 
 
 def test_duplicated_code_and_noise_score_lower():

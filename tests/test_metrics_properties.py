@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from dislab.metrics import dci, irs, mig, mig_sup, modularity_explicitness, sap
+from dislab.metrics import dci, dci_es, infomec, irs, mig, mig_sup, modularity_explicitness, sap
 from dislab.metrics._validate import check_factors, check_same_length
 from dislab.metrics.udr import udr
 from dislab.metrics.unsupervised import unsupervised_metrics
@@ -74,6 +74,15 @@ TABLE = [
     Row("dci_lasso", _split(dci, predictor="lasso", progress=False),
         ("disentanglement", "completeness", "informativeness_train", "informativeness_test"),
         order_tol=None, split=True),
+    Row("infomec", lambda c, f: infomec(c, f), ("infom", "infoc"), max_examples=10),
+    Row("infomec_infoe", lambda c, f: infomec(c, f), ("infoe",), bounds=(-1.0, 1.0), order_tol=1e-4,
+        max_examples=10),
+    Row("infomec_discrete", lambda c, f: infomec(np.round(c) if np.asarray(c).dtype.kind == "f" else c, f,
+                                                 discrete=True), ("infom", "infoc"), max_examples=10),
+    Row("dci_es", _split(dci_es, capacities=(1, 2)), ("disentanglement", "completeness",
+        "informativeness_test"), order_tol=None, split=True, max_examples=4),
+    Row("dci_es_explicitness", _split(dci_es, capacities=(1, 2)), ("explicitness",), bounds=(-1.0, 1.0),
+        order_tol=None, split=True, max_examples=4),
     Row("udr_spearman", _udr_against_factors("spearman"), ("udr", "udr_other")),
     Row("udr_lasso", _udr_against_factors("lasso"), ("udr", "udr_other"), bounds=(0.0, 2.0),
         order_tol=1e-6),

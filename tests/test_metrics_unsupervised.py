@@ -64,8 +64,12 @@ def test_active_latents_and_bundle():
     g = np.random.default_rng(4)
     z = np.c_[g.normal(size=(1000, 2)), 0.05 * g.normal(size=1000), np.zeros(1000)]
     assert n_active_latents(z) == 2  # variances 1, 1, 0.0025, 0
-    out = unsupervised_metrics(z, kl=[1.0, 0.5, 0.001, 0.0])
-    assert out["n_active"] == 2 and out["n_active_kl"] == 2
+    # two different counts under two names: Burda et al.'s active units (variance > 0.01) and
+    # dislab's active latents (mean KL > 0.1 nats; the third latent's 0.05 nats is below it)
+    out = unsupervised_metrics(z, kl=[1.0, 0.5, 0.05, 0.0])
+    assert out["n_active_units"] == 2 and out["n_active"] == 2
+    assert unsupervised_metrics(z, kl=[1.0, 0.5, 0.2, 0.0])["n_active"] == 3
+    assert "n_active" not in unsupervised_metrics(z)  # no KL, no count of active latents
     assert set(out) >= {"gaussian_total_correlation", "gaussian_wasserstein_correlation",
                         "gaussian_wasserstein_correlation_norm", "mutual_info_score"}
     assert all(np.isfinite(v) for k, v in out.items() if not isinstance(v, list))

@@ -195,20 +195,36 @@ def test_latent_activity_is_the_mean_closed_form_kl(model):
     assert grid.figure_to_array(fig).shape[2] == 3
 
 
-def test_activity_falls_back_to_variance_for_non_factorised_priors(model):
-    class Joint:
+def test_activity_of_other_priors_is_their_monte_carlo_kl(model):
+    """Priors without a closed-form per-latent KL are measured against their marginals by Monte
+    Carlo (here a standard normal in disguise: the estimate must match the closed form); a
+    prior without marginals against N(0, 1), as the reference measures every model."""
+    from dislab.priors.base import Prior
+
+    class Disguised(Prior):
+        analytic_kl, factorised = False, False
+
+        def marginal_log_prob(self, z):
+            return -0.5 * (np.log(2 * np.pi) + z ** 2)
+
+    class Opaque(Prior):
         factorised = False
 
     class M:
-        prior = Joint()
+        def __init__(self, prior):
+            self.prior = prior
 
         def parameters(self):
             return iter(())
 
-    mu = np.array([[0.0, 1.0], [0.0, -1.0]], dtype=np.float32)
-    act = kl.latent_activity(M(), mu, np.zeros_like(mu))
-    assert act.kind == "variance" and act.threshold == 0.01
-    np.testing.assert_allclose(act.values, [0.0, 1.0])
+    rng = np.random.default_rng(0)
+    mu = rng.standard_normal((2000, 2)).astype(np.float32) * np.array([0.1, 1.5], np.float32)
+    logvar = np.full_like(mu, np.log(0.9))
+    exact = 0.5 * (mu.astype(np.float64) ** 2 + 0.9 - np.log(0.9) - 1).mean(axis=0)  # ~0.008, ~1.13
+    act = kl.latent_activity(M(Disguised(2)), mu, logvar)
+    np.testing.assert_allclose(act.values, exact, atol=0.01)
+    assert act.threshold == 0.1 and act.n_inputs == 2000 and list(act.active) == [False, True]
+    np.testing.assert_allclose(kl.latent_activity(M(Opaque(2)), mu, logvar).values, exact, atol=1e-6)
 
 
 # -- charts -------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""``dislab diagnose RUN [--n-samples N] [--n-reference M] [--neighbours K] [--threshold T] [--seed S]``
+"""``dislab diagnose RUN [--n-samples N] [--n-reference M] [--neighbours K] [--kl-threshold K] [--threshold T] [--seed S]``
 
 Measures why the run's model disentangles (or not): polarisation of its latents, orthogonality of
 its decoder's Jacobian, alignment with the data's local PCA directions. Writes ``diagnostics.json``
@@ -17,8 +17,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="dataset images searched for neighbours of each sample (default 1000)")
     parser.add_argument("--neighbours", type=int, default=20, dest="n_neighbours",
                         help="nearest neighbours whose PCA is the local linearisation (default 20)")
+    parser.add_argument("--kl-threshold", type=float, default=None, dest="kl_threshold",
+                        help="a latent is active above this mean KL to the prior in nats, over the "
+                        "reference images (default 0.1, the report's and dislab traverse's definition); "
+                        "the decoder measures use the active latents")
     parser.add_argument("--threshold", type=float, default=0.5,
-                        help="a latent is active when its mean posterior variance is below this (default 0.5)")
+                        help="polarisation (Rolinek et al.): count the latents whose mean posterior "
+                        "variance is below this as n_polarised (default 0.5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampled images (default 0)")
     parser.add_argument("--device", default="cpu", help="device (default cpu)")
 
@@ -27,7 +32,8 @@ def main(args: argparse.Namespace) -> int:
     from dislab.diagnostics.diagnose import DIAGNOSTICS, diagnose_run, format_table
 
     result = diagnose_run(args.run, n_samples=args.n_samples, n_reference=args.n_reference,
-                          n_neighbours=args.n_neighbours, threshold=args.threshold, seed=args.seed,
+                          n_neighbours=args.n_neighbours, threshold=args.threshold,
+                          kl_threshold=args.kl_threshold, seed=args.seed,
                           device=args.device)
     print(format_table(result))
     for note in result.get("notes", []):

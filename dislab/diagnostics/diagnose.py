@@ -3,10 +3,13 @@
 On ``n_samples`` images drawn (seeded, without replacement) from the dataset:
 
 1. encode them: μ(x), log σ²(x) ``(n, d)``; :func:`~dislab.diagnostics.measures.polarisation`
-   splits active from passive latents;
+   (Rolinek et al.'s low-variance count, ``n_polarised``); the **active** latents are dislab's one
+   definition (:mod:`dislab.metrics.active`: mean KL to the prior above ``kl_threshold`` = 0.1
+   nats, over the ``n_reference`` images), the same count as the report's KL chart and
+   ``dislab traverse``;
 2. the Jacobian of the decoder mean σ(decode(z)) (pixels in [0, 1]) at z = μ(x), ``(n, D, d)``, by
    forward-mode autodiff (``torch.func.jacfwd`` under ``vmap``: d forward passes, cheaper than D
-   backward ones since d ≪ D), restricted to the **active** columns (a passive latent's column is ~0
+   backward ones since d ≪ D), restricted to the **active** columns (an unused latent's column is ~0
    and would make JᵀJ singular);
 3. decoder orthogonality: IMA contrast and distance of the right singular vectors to the nearest
    signed permutation, per image, summarised by mean and median;
@@ -70,13 +73,20 @@ def _orthogonality(J: np.ndarray) -> dict:
 
 @torch.no_grad()
 def diagnose(model, dataset, *, n_samples: int = 64, n_reference: int = 1000, n_neighbours: int = 20,
-             threshold: float = 0.5, seed: int = 0, device: str | torch.device = "cpu",
-             progress: bool = True) -> dict:
+             threshold: float = 0.5, kl_threshold: float | None = None, seed: int = 0,
+             device: str | torch.device = "cpu", progress: bool = True) -> dict:
     """All diagnostics of ``model`` (eval mode) on ``dataset``; a JSON-ready dict.
 
-    Keys: ``summary`` (flat floats for tables), ``polarisation``, ``orthogonality``,
+    ``threshold``: polarisation's posterior-variance threshold (Rolinek et al., ½);
+    ``kl_threshold``: a latent is active above this mean KL in nats (default 0.1).
+
+    Keys: ``summary`` (flat floats for tables: ``n_active``, ``n_polarised``, ...),
+    ``activity`` (mean KL per latent and the active ones), ``polarisation``, ``orthogonality``,
     ``pca_alignment``, ``levels`` (hierarchical models), ``settings``, ``notes``.
     """
+    from dislab.metrics.active import ACTIVE_KL_THRESHOLD, active_mask, mean_kl_per_latent
+
+    kl_threshold = ACTIVE_KL_THRESHOLD if kl_threshold is None else float(kl_threshold)
     from tqdm.auto import tqdm
 
     if n_samples < 1 or n_reference < 2 or n_neighbours < 1:
@@ -93,18 +103,29 @@ def diagnose(model, dataset, *, n_samples: int = 64, n_reference: int = 1000, n_
 
     mu, logvar = model.encode(x)
     pol = measures.polarisation(logvar.cpu().numpy(), threshold=threshold)
-    active = np.flatnonzero(pol["active"])
+    # dislab's active latents, on every reference image (not only the probes)
+    ref_mu, ref_logvar = [], []
+    for start in range(0, n_ref, 256):
+        m, lv = model.encode(ref[start:start + 256].to(device))
+        ref_mu.append(m.float().cpu().numpy())
+        ref_logvar.append(lv.float().cpu().numpy())
+    kl = mean_kl_per_latent(getattr(model, "prior", None), np.concatenate(ref_mu), np.concatenate(ref_logvar),
+                            seed=seed)
+    active = np.flatnonzero(active_mask(kl, threshold=kl_threshold))
+    activity = {"mean_kl": kl.tolist(), "active": active.tolist(), "n_active": int(len(active)),
+                "kl_threshold": kl_threshold, "n_inputs": int(n_ref)}
     steps.update()
 
     J = decoder_jacobian(model.decode_mean, mu).double().cpu().numpy()  # (n, D, d)
     J_act = J[:, :, active]
     steps.update()
 
-    notes = [f"orthogonality and alignment use the {len(active)} active latents (mean posterior variance "
-             f"< {threshold}); passive ones would make JᵀJ singular"]
+    notes = [f"orthogonality and alignment use the {len(active)} active latents (mean KL to the prior "
+             f"> {kl_threshold:g} nats over {n_ref} images); unused ones would make JᵀJ singular"]
     result = {
         "settings": {"n_samples": int(len(x)), "n_reference": int(n_ref), "n_neighbours": int(n_neighbours),
-                     "threshold": float(threshold), "seed": int(seed)},
+                     "threshold": float(threshold), "kl_threshold": kl_threshold, "seed": int(seed)},
+        "activity": activity,
         "polarisation": pol,
         "orthogonality": {"latents": active.tolist(), **_orthogonality(J_act)},
     }
@@ -140,7 +161,8 @@ def diagnose(model, dataset, *, n_samples: int = 64, n_reference: int = 1000, n_
 
     o, a = result["orthogonality"], result["pca_alignment"]
     result["summary"] = {
-        "n_active": pol["n_active"], "polarised_fraction": pol["polarised_fraction"],
+        "n_active": activity["n_active"], "n_polarised": pol["n_polarised"],
+        "polarised_fraction": pol["polarised_fraction"],
         "ima_contrast": o.get("ima_contrast_mean", float("nan")),
         "permutation_distance": o.get("permutation_distance_mean", float("nan")),
         "permutation_angle_deg": o.get("permutation_angle_deg_mean", float("nan")),

@@ -9,7 +9,7 @@ The functions here take the Jacobians as arrays; :mod:`dislab.diagnostics.diagno
 
 Conventions: a Jacobian is ``(D, d)`` (D pixels, d latents; columns = ∂x/∂z_j), batches
 ``(n, D, d)``. Active latents only: a passive latent's column is ~0, which would make JᵀJ singular
-(log det = −∞), so callers restrict J to the active columns first (:func:`polarisation`).
+(log det = −∞), so callers restrict J to the active columns first.
 """
 from __future__ import annotations
 
@@ -91,15 +91,18 @@ def jacobian_orthogonality(J: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def polarisation(logvar: np.ndarray, *, threshold: float = 0.5, margin: float = 0.1) -> dict:
-    """Active and passive latents by their mean posterior variance (Rolinek et al. 2019, Sec. 3).
+    """Polarisation of the latents by their mean posterior variance (Rolinek et al. 2019, Sec. 3).
 
-    In the polarised regime each latent is either active (posterior variance σ²_j(x) ≪ 1, it carries
-    information) or passive (σ²_j ≈ 1 and μ_j ≈ 0: the posterior is the unit prior). With
-    v_j = mean_x σ²_j(x):
+    In the polarised regime each latent is either "active" in Rolinek et al.'s sense (posterior
+    variance σ²_j(x) ≪ 1, it carries information) or passive (σ²_j ≈ 1 and μ_j ≈ 0: the
+    posterior is the unit prior). With v_j = mean_x σ²_j(x):
 
-    * ``active``: v_j < ``threshold`` (default ½), a list of bools; ``n_active``.
+    * ``low_variance``: v_j < ``threshold`` (default ½), a list of bools; ``n_polarised``, their
+      number -- Rolinek et al.'s count, not dislab's active latents (mean KL to the prior above
+      0.1 nats, :mod:`dislab.metrics.active`), which a latent with a wide but moving posterior
+      can be too;
     * ``polarised_fraction``: share of latents with v_j < ``margin`` or v_j > 1 − ``margin``, in
-      [0, 1]; 1 when every latent is clearly active or passive.
+      [0, 1]; 1 when every latent is clearly on one side.
 
     The thresholds assume a prior of unit scale (the standard normal; learned priors may differ).
     ``logvar``: posterior log-variances ``(n, d)``.
@@ -108,9 +111,9 @@ def polarisation(logvar: np.ndarray, *, threshold: float = 0.5, margin: float = 
     if logvar.ndim != 2 or len(logvar) == 0:
         raise ValueError(f"logvar must be (n, d) with n >= 1, got shape {logvar.shape}")
     v = np.exp(logvar).mean(axis=0)  # (d,)
-    active = v < threshold
+    low = v < threshold
     polarised = (v < margin) | (v > 1.0 - margin)
-    return {"mean_variance": v.tolist(), "active": active.tolist(), "n_active": int(active.sum()),
+    return {"mean_variance": v.tolist(), "low_variance": low.tolist(), "n_polarised": int(low.sum()),
             "polarised_fraction": float(polarised.mean()), "threshold": float(threshold)}
 
 

@@ -15,6 +15,8 @@ scikit-learn only when called. Shared input validation: ``dislab.metrics._valida
 from __future__ import annotations
 
 from dislab.metrics.dci import dci
+from dislab.metrics.dci_es import dci_es
+from dislab.metrics.infomec import infomec
 from dislab.metrics.irs import irs
 from dislab.metrics.mig import mig, mig_sup
 from dislab.metrics.modularity_explicitness import modularity_explicitness
@@ -29,6 +31,9 @@ METRICS = Registry("metric", {
     "modularity_explicitness": "dislab.metrics.sampling:compute_modularity_explicitness",
     "irs": "dislab.metrics.sampling:compute_irs",
     "unsupervised": "dislab.metrics.sampling:compute_unsupervised",
+    # the 2023 metrics (named on request: dislab evaluate --metrics infomec,dci_es)
+    "infomec": "dislab.metrics.sampling:compute_infomec",
+    "dci_es": "dislab.metrics.sampling:compute_dci_es",
     # metrics defined by their own sampling protocol
     "beta_vae_score": "dislab.metrics.beta_vae_score:beta_vae_score",
     "factor_vae_score": "dislab.metrics.factor_vae_score:factor_vae_score",
@@ -41,5 +46,5 @@ from dislab.metrics.udr import udr  # noqa: E402
 
 __all__ = [
     "METRICS", "evaluate", "udr", "beta_vae_score", "factor_vae_score",
-    "dci", "irs", "mig", "mig_sup", "modularity_explicitness", "sap",
+    "dci", "dci_es", "infomec", "irs", "mig", "mig_sup", "modularity_explicitness", "sap",
 ]

@@ -156,11 +156,12 @@ def split_candidates(x_train: np.ndarray, x_test: np.ndarray):
 
 
 def _probabilities(raw: np.ndarray, binary: bool) -> np.ndarray:
-    """Class probabilities from raw scores ``(n, T)``: logistic (T = 1) or softmax."""
+    """Class probabilities from raw scores ``(T, n)`` (class-major, LightGBM's layout): logistic
+    (T = 1) or softmax over the classes."""
     if binary:
         return 1.0 / (1.0 + np.exp(-raw))
-    shifted = np.exp(raw - raw.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+    shifted = np.exp(raw - raw.max(axis=0, keepdims=True))
+    return shifted / shifted.sum(axis=0, keepdims=True)
 
 
 _TREE_FIELDS = re.compile(r"^(num_leaves|split_feature|threshold|left_child|right_child)=(.*)$", re.M)
@@ -226,52 +227,57 @@ def _route(x: np.ndarray, feature, cut, max_depth: int, flip=None) -> np.ndarray
     return pos
 
 
-def _local_cuts(x, sorted_rows, sorted_x, leaves, feature, cut, real, fine, max_depth):
+def _leaf_order(leaves: np.ndarray, counts: np.ndarray):
+    """Rows of each tree grouped by leaf: ``order`` ``(T, n)`` (rows sorted by leaf, stable) and
+    ``bounds`` ``(T, width + 1)`` (leaf l's rows are ``order[t, bounds[t, l]:bounds[t, l + 1]]``),
+    from the rows per leaf ``counts`` ``(T, width)``. A node's leaves are consecutive, so its
+    rows -- and each side's -- are one slice."""
+    order = np.argsort(leaves.astype(np.int8), axis=1, kind="stable")  # radix sort of small ints
+    bounds = np.zeros((counts.shape[0], counts.shape[1] + 1), np.intp)
+    np.cumsum(counts, axis=1, out=bounds[:, 1:])
+    return order, bounds
+
+
+def _local_cuts(x, leaves, order, bounds, feature, cut, real, fine, max_depth):
     """scikit-learn's threshold of every split below the root: the midpoint ``a/2 + b/2`` of the
     largest value ``a`` of the split feature that the node's training rows send left and the
     smallest ``b`` they send right (float32 values, float64 midpoint). At the root, whose rows
     are every training row, that is the global threshold ``cut``.
 
-    Each is found by walking the feature's sorted values away from the global threshold until a
-    row of the node turns up (a few rows for a large node).
+    ``order``/``bounds`` from :func:`_leaf_order`: per depth, the split feature's value of every
+    row in leaf order, and one max / min per side of each node (a run of consecutive leaves, so
+    the sides of one depth tile each tree's rows: one ``reduceat`` over all of them).
 
     Returns ``(cuts (T, nodes), invalid (T, nodes) bool)``: ``invalid`` marks the splits at a fine
     threshold whose two neighbours are within 1e-7, which scikit-learn could not have made (every
     split there is at the root, where the neighbours are adjacent values of a chain)."""
+    n_trees, n_nodes = feature.shape
+    n = x.shape[1]
     local = cut.copy()
     invalid = np.zeros(real.shape, bool)
     invalid[:, 0] = fine[:, 0] & real[:, 0]
-    for t, h in zip(*np.nonzero(real[:, 1:])):
-        h = h + 1
-        depth = int(np.log2(h + 1))
-        position = h - (2 ** depth - 1)
-        f = feature[t, h]
-        start = int(np.searchsorted(sorted_x[f], cut[t, h], side="right"))  # first value sent right
-        ends = []
-        for direction in (-1, 1):
-            i, step = (start - 1 if direction < 0 else start), 8
-            found = None
-            while found is None:
-                if direction < 0:
-                    chunk = np.arange(i, max(i - step, -1), -1)
-                else:
-                    chunk = np.arange(i, min(i + step, x.shape[1]))
-                if len(chunk) == 0:
-                    break
-                hit = np.flatnonzero((leaves[t, sorted_rows[f, chunk]] >> (max_depth - depth)) == position)
-                if len(hit):
-                    found = x[f, sorted_rows[f, chunk[hit[0]]]]
-                i += direction * step
-                step *= 4
-            ends.append(found)
-        if ends[0] is not None and ends[1] is not None:
-            local[t, h] = np.float64(ends[0]) / 2.0 + np.float64(ends[1]) / 2.0
-            if fine[t, h] and not ends[1] > ends[0] + _FEATURE_THRESHOLD:  # float32, as sklearn
-                invalid[t, h] = True
+    tree = np.arange(n_trees)[:, None]
+    leaf_sorted = np.take_along_axis(leaves, order, axis=1)  # (T, n) non-decreasing per tree
+    offset = (np.arange(n_trees) * n)[:, None]
+    for depth in range(1, max_depth):
+        first, count = 2 ** depth - 1, 2 ** depth
+        half = 2 ** (max_depth - depth - 1)  # leaves per side of a node at this depth
+        node = first + (leaf_sorted >> (max_depth - depth))  # (T, n) heap node of each sorted row
+        value = np.take(x.ravel(), np.take(feature.ravel(), tree * n_nodes + node) * n + order).ravel()
+        edges = bounds[:, 0:-1:half]  # (T, 2 * count): start of each side, in leaf order
+        sizes = bounds[:, half::half] - edges
+        starts = np.minimum((offset + edges).ravel(), len(value) - 1)
+        high = np.maximum.reduceat(value, starts).reshape(n_trees, 2 * count)[:, 0::2]
+        low = np.minimum.reduceat(value, starts).reshape(n_trees, 2 * count)[:, 1::2]
+        ok = real[:, first:first + count] & (sizes[:, 0::2] > 0) & (sizes[:, 1::2] > 0)
+        cuts = high.astype(np.float64) / 2.0 + low.astype(np.float64) / 2.0
+        local[:, first:first + count] = np.where(ok, cuts, local[:, first:first + count])
+        # float32 arithmetic, as scikit-learn: a valid split has b > float32(a + 1e-7)
+        invalid[:, first:first + count] = ok & fine[:, first:first + count] & ~(low > high + _FEATURE_THRESHOLD)
     return local, invalid
 
 
-def _tied(x, bins, sample_bins, n_sample, leaves, feature, check, max_depth, rng):
+def _tied(x, bins, sample_bins, n_sample, leaves, order, bounds, feature, check, max_depth, rng):
     """The splits in ``check`` (``(T, nodes)`` bool) that other features reproduce exactly (their
     bin indices put the node's training rows on the same two sides), each with one of the tied
     features drawn at random as scikit-learn's choice:
@@ -293,8 +299,8 @@ def _tied(x, bins, sample_bins, n_sample, leaves, feature, check, max_depth, rng
     for depth in range(max_depth):
         below = sub_leaves >> (max_depth - depth - 1)  # position one depth down: 2 pos + side
         key = ((tree_base + (2 ** depth - 1) + (below >> 1)) * 2 + (below & 1)).ravel()
-        order = np.argsort(key, kind="stable")
-        k, r = key[order], rows[order]
+        by_key = np.argsort(key, kind="stable")
+        k, r = key[by_key], rows[by_key]
         starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
         values = sample_bins[r]
         lo[k[starts]] = np.minimum.reduceat(values, starts, axis=0)
@@ -308,10 +314,10 @@ def _tied(x, bins, sample_bins, n_sample, leaves, feature, check, max_depth, rng
     for t, h in zip(*np.nonzero(maybe.any(axis=2))):
         depth = int(np.log2(h + 1))
         position = h - (2 ** depth - 1)
-        below = leaves[t] >> (max_depth - depth - 1)
-        node_rows = np.flatnonzero((below >> 1) == position)
-        go = (below[node_rows] & 1) == 0
-        sides = (node_rows[go], node_rows[~go])
+        half = 2 ** (max_depth - depth - 1)  # leaves per side
+        first_leaf = position * 2 * half
+        a, b, c = bounds[t, first_leaf], bounds[t, first_leaf + half], bounds[t, first_leaf + 2 * half]
+        sides = (order[t, a:b], order[t, b:c])
         candidates = np.flatnonzero(maybe[t, h])
         for side, other in ((0, 1), (1, 0)):
             if hi[t, h, side, 0] < 0 and hi[t, h, other, 0] >= 0 and len(candidates):
@@ -362,12 +368,13 @@ def fit_gradient_boosting(x_train: np.ndarray, y_train: np.ndarray, x_test: np.n
     prior = np.clip(np.bincount(y, minlength=n_classes) / n, eps, 1 - eps)
     if binary:
         init = np.array([np.log(prior[1] / prior[0])])
-        target = (y == 1).astype(np.float64)[:, None]
+        target = (y == 1).astype(np.float64)[None, :]
     else:
         init = np.log(prior)
-        target = np.eye(n_classes)[y]
-    raw = np.tile(init, (n, 1))
-    raw_test = np.tile(init, (len(x_test), 1))
+        target = np.eye(n_classes)[:, y]
+    # raw scores, targets and residuals are (T, n): class-major, as LightGBM lays out gradients
+    raw = np.tile(init[:, None], (1, n))
+    raw_test = np.tile(init[:, None], (1, len(x_test)))
     n_features = x_train.shape[1]
     importance = np.zeros(n_features)
     tied_gain, unchecked_gain, largest, ties, invalid_gain = 0.0, 0.0, 0.0, {}, 0.0
@@ -378,7 +385,7 @@ def fit_gradient_boosting(x_train: np.ndarray, y_train: np.ndarray, x_test: np.n
 
     def result():
         def labels(scores):
-            index = (scores[:, 0] > 0).astype(int) if binary else scores.argmax(axis=1)
+            index = (scores[0] > 0).astype(int) if binary else scores.argmax(axis=0)  # scores (T, n)
             return classes[index]
 
         pred_train = np.empty(n, dtype=classes.dtype)
@@ -394,14 +401,12 @@ def fit_gradient_boosting(x_train: np.ndarray, y_train: np.ndarray, x_test: np.n
     varying = np.flatnonzero(n_runs > 1)
     if len(varying) == 0:
         return result()
-    y, target = y[order], target[order]
+    y, target = y[order], target[:, order]
     bins_train = bins_train[order][:, varying]
     # (p, n) float32, the values scikit-learn's trees compare (as float64) with their thresholds
     x_split = np.ascontiguousarray(np.asarray(x_train, np.float32)[order][:, varying].T)
     x_test_split = np.ascontiguousarray(np.asarray(x_test, np.float32)[:, varying].T)
     bins_split = np.ascontiguousarray(bins_train.T, np.int64)  # (p, n)
-    sorted_rows = np.argsort(x_split, axis=1, kind="stable")  # (p, n): each feature's order
-    sorted_x = np.take_along_axis(x_split, sorted_rows, axis=1).astype(np.float64)
     n_sample = min(n, _TIE_SAMPLE)
     sample_bins = np.ascontiguousarray(bins_train[:n_sample], np.int64)  # (s, p)
     # root_cut[f, b]: the global threshold between runs b and b + 1 of feature f
@@ -447,7 +452,7 @@ def fit_gradient_boosting(x_train: np.ndarray, y_train: np.ndarray, x_test: np.n
     for round_ in range(n_rounds):
         prob = _probabilities(raw, binary)
         residual = target - prob
-        gradient = -residual.ravel(order="F")  # LightGBM's layout: class-major
+        gradient = -residual.ravel()  # LightGBM's layout: class-major
         finished = booster.update(fobj=lambda _preds, _data: (gradient, hessian))
         if finished:  # no tree of this round could split (e.g. every feature constant)
             break
@@ -457,13 +462,13 @@ def fit_gradient_boosting(x_train: np.ndarray, y_train: np.ndarray, x_test: np.n
         leaves = _route(x_split, feature, cut, max_depth)
         # Newton values of every leaf of this round's trees at once: slot = tree * width + leaf.
         slot = (leaves + width * tree_index[:, None]).ravel()
-        leaf_sum = np.bincount(slot, residual.T.ravel(), n_trees * width)
+        leaf_sum = np.bincount(slot, residual.ravel(), n_trees * width)
         leaf_count = np.bincount(slot, minlength=n_trees * width).astype(np.float64)
-        denominator = np.bincount(slot, (prob * (1 - prob)).T.ravel(), n_trees * width)
+        denominator = np.bincount(slot, (prob * (1 - prob)).ravel(), n_trees * width)
         small = np.abs(denominator) < _TINY_HESSIAN
         value = learning_rate * np.where(small, 0.0, newton_factor * leaf_sum / np.where(small, 1.0, denominator))
         value = value.reshape(n_trees, width)
-        raw += value[tree_index[:, None], leaves].T
+        raw += np.take_along_axis(value, leaves, axis=1)
         # Importance: each split's squared-error decrease, from the residual sums of its sides.
         leaf_sum, leaf_count = leaf_sum.reshape(n_trees, width), leaf_count.reshape(n_trees, width)
         s_l, n_l = leaf_sum @ left_of.T, leaf_count @ left_of.T  # (T, nodes)
@@ -473,14 +478,15 @@ def fit_gradient_boosting(x_train: np.ndarray, y_train: np.ndarray, x_test: np.n
         gain = np.where(real & (n_l > 0) & (n_r > 0), np.maximum(gain, 0.0), 0.0)
         # Test rows go left when <= scikit-learn's threshold: the midpoint of the node's two
         # training values either side of the split (wider than the global one below the root).
-        local_cut, invalid = _local_cuts(x_split, sorted_rows, sorted_x, leaves, feature, cut, real,
-                                         fine, max_depth)
+        order_rows, bounds = _leaf_order(leaves, leaf_count.astype(np.intp))
+        local_cut, invalid = _local_cuts(x_split, leaves, order_rows, bounds, feature, cut, real, fine,
+                                         max_depth)
         invalid_gain += float(gain[invalid].sum())
         largest = max(largest, float(gain.max()))
         check = real & (gain >= _UNCHECKED * largest) if check_ties else np.zeros_like(real)
         unchecked_gain += float(gain[real & ~check].sum())
-        tied = _tied(x_split, bins_split, sample_bins, n_sample, leaves, feature, check, max_depth,
-                     rng) if check.any() else {}
+        tied = _tied(x_split, bins_split, sample_bins, n_sample, leaves, order_rows, bounds, feature,
+                     check, max_depth, rng) if check.any() else {}
         flip = None
         if tied:
             feature, flip = feature.copy(), np.zeros_like(real)
@@ -493,5 +499,5 @@ def fit_gradient_boosting(x_train: np.ndarray, y_train: np.ndarray, x_test: np.n
                 feature[t, h], local_cut[t, h], flip[t, h] = chosen, chosen_cut, flipped
         np.add.at(importance, varying[feature[real]], gain[real])
         leaves_test = _route(x_test_split, feature, local_cut, max_depth, flip)
-        raw_test += value[tree_index[:, None], leaves_test].T
+        raw_test += np.take_along_axis(value, leaves_test, axis=1)
     return result()

@@ -48,14 +48,14 @@ def default_options() -> dict[str, dict]:
     """Options ``evaluate`` passes unless told otherwise: DCI with the fast predictor (the
     reference's boosting algorithm with LightGBM growing the trees; docs/metrics.md "DCI" gives its
     agreement with the reference "gbt"), or the reference "gbt" itself (minutes per model)
-    when LightGBM is missing; factors fitted on every core (``n_jobs=-1``)."""
+    when LightGBM is missing; factors fitted on every core (``n_jobs=-1``), as DCI-ES's probes."""
     try:
         import lightgbm  # noqa: F401
 
         predictor = "lightgbm"
     except ImportError:  # a dependency, but a platform may lack its wheel: slow but faithful
         predictor = "gbt"
-    return {"dci": {"predictor": predictor, "n_jobs": -1}}
+    return {"dci": {"predictor": predictor, "n_jobs": -1}, "dci_es": {"n_jobs": -1}}
 
 
 def parse_metric_names(metrics: str | Iterable[str] | None) -> list[str] | None:

@@ -18,10 +18,11 @@ Defaults (disentanglement_lib ``unsupervised_study_v1/metric_configs/factor_vae_
 ``batch_size=64``, ``n_train=10000``, ``n_eval=5000``, ``n_variance=10000``,
 ``prune_threshold=0.05`` (``prune_dims.threshold``); codes are posterior means.
 
-No active code (every code's std < threshold, e.g. a constant representation): the score, the
-training accuracy and ``n_active`` are 0, as the reference returns. ``n_active`` counts the active
-codes; the reference's ``num_active_dims`` reports the length of its boolean mask instead, i.e.
-the total number of codes, whenever at least one is active.
+No code kept (every code's std < threshold, e.g. a constant representation): the score, the
+training accuracy and ``n_kept`` are 0, as the reference returns. ``n_kept`` counts the codes that
+vote (the reference calls them active dims; its ``num_active_dims`` reports the length of its
+boolean mask instead, i.e. the total number of codes, whenever at least one is kept). It is the
+score's own count, not dislab's active latents (mean KL > 0.1 nats, :mod:`dislab.metrics.active`).
 """
 from __future__ import annotations
 
@@ -90,10 +91,10 @@ def factor_vae_score(dataset: FactorDataset, encode: Encode, *, seed: int = 0, b
         batch_size: images per vote (reference 64; at least 2 for a variance).
         n_train, n_eval: votes to fit and to score the classifier (reference 10,000 / 5,000).
         n_variance: images for the global variances (reference 10,000).
-        prune_threshold: minimum standard deviation of an active code (reference 0.05).
+        prune_threshold: minimum standard deviation of a code that votes (reference 0.05).
 
     Returns:
-        ``{"factor_vae_score", "train_accuracy"}`` in [0, 1], ``"n_active"`` (int) and
+        ``{"factor_vae_score", "train_accuracy"}`` in [0, 1], ``"n_kept"`` (int) and
         ``"votes"`` (``n_factors x n_codes`` training votes).
     """
     dataset.require_factors("the factor_vae_score metric")
@@ -110,13 +111,13 @@ def factor_vae_score(dataset: FactorDataset, encode: Encode, *, seed: int = 0, b
     global_variances = codes.astype(np.float64).var(axis=0, ddof=1)
     active = prune_dims(global_variances, threshold=prune_threshold)
     if not active.any():
-        return {"factor_vae_score": 0.0, "train_accuracy": 0.0, "n_active": 0,
+        return {"factor_vae_score": 0.0, "train_accuracy": 0.0, "n_kept": 0,
                 "votes": np.zeros((dataset.n_factors, codes.shape[1]), np.int64).tolist()}
     train_votes = _votes(dataset, encode, int(n_train), rng, int(batch_size), global_variances, active,
                          "factor_vae_score train")
     eval_votes = _votes(dataset, encode, int(n_eval), rng, int(batch_size), global_variances, active,
                         "factor_vae_score eval")
     out = majority_vote_accuracy(train_votes, eval_votes)
-    out["n_active"] = int(active.sum())
+    out["n_kept"] = int(active.sum())
     out["votes"] = train_votes.tolist()
     return out

@@ -37,9 +37,10 @@ def irs(codes, factors, *, diff_quantile: float = 0.99, n_bins: int = 20) -> dic
     groups spread more around their own means than the code does around its global mean).
 
     Constant codes are dropped (their per-code score, IRS row and parent are reported as 0, 0
-    and -1); with no active code ``irs`` is 0.0, as the reference. ``num_active_dims`` is the
-    number of active codes (the reference's key of that name sums the active codes' values, an
-    evident slip). Constant factors are kept as the reference does: they form a single group and
+    and -1); with no varying code ``irs`` is 0.0, as the reference. ``num_active_dims`` is IRS's own
+    count of the codes it keeps, those with nonzero variance (the reference's key of that name sums
+    the kept codes' values, an evident slip); it is not dislab's active latents (mean KL > 0.1 nats,
+    :mod:`dislab.metrics.active`), which arrays alone do not show. Constant factors are kept as the reference does: they form a single group and
     give no NaN.
 
     Returns ``irs`` (float), ``irs_per_code`` (list), ``irs_matrix`` (n_codes x n_factors nested

@@ -10,6 +10,8 @@ registry name              sampler                      points (train / test)
 ``modularity_explicitness`` :func:`compute_modularity_explicitness`  10,000 / 5,000
 ``irs``                    :func:`compute_irs`          10,000
 ``unsupervised``           :func:`compute_unsupervised` 10,000 (any dataset, factors or not)
+``infomec``                :func:`compute_infomec`      10,000
+``dci_es``                 :func:`compute_dci_es`       10,000 / 5,000
 =========================  ===========================  ==========================================
 
 Every sampler has the registry signature ``fn(dataset, encode, *, seed, **options) -> dict``:
@@ -96,7 +98,8 @@ class ModelEncoder:
         self.columns = columns
         self.progress = progress
         self._generator = torch.Generator(device=self.device).manual_seed(int(seed))
-        self._cache: dict = {}  # id(dataset) -> (dataset, codes (N, d) float32, filled (N,) bool)
+        # id(dataset) -> (dataset, means (N, d) float32, log-variances (N, d) float32, filled (N,))
+        self._cache: dict = {}
 
     def select(self, columns) -> "ModelEncoder":
         """The same encoder restricted to ``columns`` (shares the model and the cache)."""
@@ -139,20 +142,46 @@ class ModelEncoder:
         """Codes ``(len(index), n_codes)`` of the dataset's images at flat ``index``."""
         index = np.asarray(index, dtype=np.int64)
         progress = self.progress if progress is None else progress
-        n_images = len(dataset)
-        if self.mode != "mean" or n_images > _DENSE_CACHE_MAX:
+        if self.mode != "mean" or len(dataset) > _DENSE_CACHE_MAX:
             return self._select(_encode_batches(dataset, index, self.select(None), self.batch_size,
                                                 desc, progress))
+        return self._select(self._cached(dataset, index, desc, progress)[0])
+
+    def posterior(self, dataset: FactorDataset, index: np.ndarray, *, desc: str = "encoding",
+                  progress: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior means and log-variances ``(len(index), n_codes)`` (selected columns) of the
+        images at flat ``index`` (cached with the means in ``mode="mean"``)."""
+        index = np.asarray(index, dtype=np.int64)
+        progress = self.progress if progress is None else progress
+        if self.mode == "mean" and len(dataset) <= _DENSE_CACHE_MAX:
+            mu, logvar = self._cached(dataset, index, desc, progress)
+        else:
+            parts = [self.full_codes(dataset.images(index[s:s + self.batch_size]))[1:]
+                     for s in range(0, len(index), self.batch_size)]
+            mu, logvar = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        return self._select(mu), self._select(logvar)
+
+    def _cached(self, dataset, index, desc, progress):
+        n_images = len(dataset)
         entry = self._cache.get(id(dataset))
         if entry is None or entry[0] is not dataset:
-            entry = (dataset, np.zeros((n_images, self.n_codes), np.float32), np.zeros(n_images, bool))
+            entry = (dataset, np.zeros((n_images, self.n_codes), np.float32),
+                     np.zeros((n_images, self.n_codes), np.float32), np.zeros(n_images, bool))
             self._cache[id(dataset)] = entry
-        _, cache, filled = entry
+        _, means, logvars, filled = entry
         todo = np.unique(index[~filled[index]])
         if todo.size:
-            cache[todo] = _encode_batches(dataset, todo, self.select(None), self.batch_size, desc, progress)
+            from tqdm.auto import tqdm
+
+            with tqdm(total=len(todo), desc=desc, unit="img", disable=None if progress else True,
+                      leave=False) as bar:
+                for start in range(0, len(todo), self.batch_size):
+                    idx = todo[start:start + self.batch_size]
+                    _, mu, logvar = self.full_codes(dataset.images(idx))
+                    means[idx], logvars[idx] = mu, logvar
+                    bar.update(len(idx))
             filled[todo] = True
-        return self._select(cache[index])
+        return means[index], logvars[index]
 
 
 def _encode_batches(dataset: FactorDataset, index: np.ndarray, encode: Encode, batch_size: int,
@@ -273,13 +302,46 @@ def compute_irs(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_trai
     return irs(codes, factors, **_with_seed(irs, seed, options))
 
 
+def compute_infomec(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_train: int = N_TRAIN,
+                    batch_size: int = 64, **options) -> dict:
+    """InfoMEC (:func:`dislab.metrics.infomec.infomec`) of 10,000 random points (the authors
+    score their validation split; 10,000 is the field's size for the other metrics)."""
+    from dislab.metrics.infomec import infomec
+
+    dataset.require_factors("the infomec metric")
+    codes, factors = sample_codes(dataset, encode, n_train, seed, batch_size=batch_size, desc="infomec")
+    return infomec(codes, factors, **_with_seed(infomec, seed, options))
+
+
+def compute_dci_es(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_train: int = N_TRAIN,
+                   n_test: int = N_TEST, batch_size: int = 64, **options) -> dict:
+    """DCI-ES (:func:`dislab.metrics.dci_es.dci_es`) on 10,000 train / 5,000 test points (DCI's
+    published sizes)."""
+    from dislab.metrics.dci_es import dci_es
+
+    return dci_es(*_train_test(dataset, encode, seed, n_train, n_test, batch_size, "dci_es"),
+                  **_with_seed(dci_es, seed, options))
+
+
 def compute_unsupervised(dataset: FactorDataset, encode: Encode, *, seed: int = 0,
                          n_train: int = N_TRAIN, batch_size: int = 64, **options) -> dict:
     """:func:`dislab.metrics.unsupervised.unsupervised_metrics` of 10,000 random images (reference
     ``unsupervised_metrics.num_train``); works on datasets without factors."""
     from dislab.metrics.unsupervised import unsupervised_metrics
 
-    codes, _ = sample_codes(dataset, encode, n_train, seed, batch_size=batch_size, desc="unsupervised")
+    if int(n_train) != n_train or n_train < 1:
+        raise ValueError(f"number of points must be a positive integer, got {n_train}")
+    rng = as_generator(seed)
+    index = (dataset.index_of(dataset.sample_factors(int(n_train), rng)) if dataset.has_factors
+             else dataset.sample_indices(int(n_train), rng))  # the points sample_codes draws
+    codes = encode_indices(dataset, encode, index, batch_size=batch_size, desc="unsupervised")
+    if hasattr(encode, "posterior") and options.get("kl") is None:
+        # dislab's active latents (n_active): mean KL to the model's prior over the same points
+        from dislab.metrics.active import mean_kl_per_latent
+
+        mu, logvar = encode.posterior(dataset, index, desc="unsupervised")
+        options = {**options, "kl": mean_kl_per_latent(getattr(encode.model, "prior", None), mu, logvar,
+                                                       seed=seed)}
     return unsupervised_metrics(codes, **options)
 
 
@@ -290,6 +352,8 @@ for _sampler, _target in ((compute_mig, "dislab.metrics.mig:mig"), (compute_dci,
                           (compute_modularity_explicitness,
                            "dislab.metrics.modularity_explicitness:modularity_explicitness"),
                           (compute_irs, "dislab.metrics.irs:irs"),
+                          (compute_infomec, "dislab.metrics.infomec:infomec"),
+                          (compute_dci_es, "dislab.metrics.dci_es:dci_es"),
                           (compute_unsupervised, "dislab.metrics.unsupervised:unsupervised_metrics")):
     _sampler.array_metric = _target
 
@@ -306,52 +370,45 @@ def array_metric(sampler):
 
 
 def kl_is_the_priors(model) -> bool:
-    """Whether :func:`latent_kl` uses the model's own prior (factorised, closed-form KL) rather
-    than the reference's N(0, I)."""
-    prior = getattr(model, "prior", None)
-    return bool(prior is not None and getattr(prior, "factorised", False) and getattr(prior, "analytic_kl", False))
+    """Whether :func:`codes_and_kl` measures the KL against the model's own prior (closed form or
+    Monte Carlo against its marginals) rather than N(0, I), the reference's for every model."""
+    from dislab.metrics.active import kl_estimator
 
-
-def latent_kl(model, mu: "torch.Tensor", logvar: "torch.Tensor") -> "torch.Tensor":
-    """Per-point, per-latent KL ``(n, n_latents)`` nats of ``q(z|x) = N(mu, exp(logvar))`` to the
-    model's prior: the prior's own ``kl_per_latent`` when it is factorised and analytic (the
-    standard normal: ``½(mu² + σ² − log σ² − 1)``, the reference's formula), else the KL to
-    N(0, I), which is what the reference uses for every model."""
-    if kl_is_the_priors(model):
-        return model.prior.kl_per_latent(mu, logvar, mu)
-    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0)
+    return kl_estimator(getattr(model, "prior", None)) != "standard normal"
 
 
 def codes_and_kl(model, dataset: FactorDataset, index: np.ndarray, *, batch_size: int = ENCODE_BATCH,
-                 device: "str | torch.device" = "cpu", on_batch: Callable[[int], None] | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+                 device: "str | torch.device" = "cpu", on_batch: Callable[[int], None] | None = None,
+                 seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """UDR's inputs for one model: posterior means ``(len(index), n_latents)`` float64 of the
-    images at flat ``index`` and each latent's KL (:func:`latent_kl`) averaged over them,
-    ``(n_latents,)`` nats, clipped at 0 (rounding). ``on_batch(n)`` is called after each batch."""
-    import torch
+    images at flat ``index`` and each latent's mean KL to the prior over them, ``(n_latents,)``
+    nats (:func:`dislab.metrics.active.mean_kl_per_latent`, the quantity dislab's active latents
+    are counted on). ``on_batch(n)`` is called after each batch."""
+    from dislab.metrics.active import mean_kl_per_latent
 
     enc = ModelEncoder(model, batch_size=batch_size, device=device, progress=False)
-    mus, kl_sum = [], None
+    mus, logvars = [], []
     for start in range(0, len(index), batch_size):
         idx = index[start:start + batch_size]
         _, mu, logvar = enc.full_codes(dataset.images(idx))
-        with torch.no_grad():  # a learned prior has parameters: no graph
-            kl = latent_kl(model, torch.from_numpy(mu), torch.from_numpy(logvar)).sum(0).double().numpy()
-        kl_sum = kl if kl_sum is None else kl_sum + kl
         mus.append(mu)
+        logvars.append(logvar)
         if on_batch is not None:
             on_batch(len(idx))
-    return np.concatenate(mus).astype(np.float64), np.clip(kl_sum / len(index), 0.0, None)
+    mu, logvar = np.concatenate(mus), np.concatenate(logvars)
+    return mu.astype(np.float64), mean_kl_per_latent(getattr(model, "prior", None), mu, logvar, seed=seed)
 
 
 def compute_udr(dataset: FactorDataset, models: Sequence, *, seed: int = 0, n_points: int = N_TRAIN,
-                method: str = "spearman", kl_threshold: float = 0.01, batch_size: int = ENCODE_BATCH,
+                method: str = "spearman", kl_threshold: float | None = None, batch_size: int = ENCODE_BATCH,
                 device: "str | torch.device" = "cpu", progress: bool = True) -> dict:
     """UDR (:func:`dislab.metrics.udr.udr`) of several models encoded on the same ``n_points``
     random images (posterior means), with each latent's KL averaged over those images.
 
     ``n_points`` defaults to 10,000 (the scale of the field's other metrics; the reference's UDR
-    config leaves it to the study). Works on datasets without factors.
+    config leaves it to the study). ``kl_threshold`` defaults to dislab's active-latent threshold
+    (0.1 nats, :mod:`dislab.metrics.active`; the reference's 0.01 on request). Works on datasets
+    without factors.
     """
     import torch
     from tqdm.auto import tqdm
@@ -368,9 +425,13 @@ def compute_udr(dataset: FactorDataset, models: Sequence, *, seed: int = 0, n_po
               leave=False) as bar:
         for model in models:
             c, kl = codes_and_kl(model, dataset, index, batch_size=batch_size, device=device,
-                                 on_batch=bar.update)
+                                 on_batch=bar.update, seed=seed)
             codes.append(c)
             kls.append(kl)
+    if kl_threshold is None:
+        from dislab.metrics.active import ACTIVE_KL_THRESHOLD
+
+        kl_threshold = ACTIVE_KL_THRESHOLD
     out = udr(codes, kls, method=method, kl_threshold=kl_threshold, seed=seed)
     out["kl"] = [k.tolist() for k in kls]
     return out

@@ -11,9 +11,11 @@ Conventions follow the field's reference implementation (disentanglement_lib,
 
 1. Each model's codes ``(n, d)`` are standardised (mean 0, population standard deviation 1; a
    constant code stays all zeros, as scikit-learn's ``StandardScaler`` leaves it).
-2. Latents whose mean KL divergence to the prior is ``<= kl_threshold`` (default 0.01) are
-   *inactive*: their codes are set to zero before the similarity is computed and their rows /
-   columns are removed from the similarity matrix afterwards.
+2. Latents whose mean KL divergence to the prior is ``<= kl_threshold`` are *inactive*: their
+   codes are set to zero before the similarity is computed and their rows / columns are removed
+   from the similarity matrix afterwards. The default is dislab's one definition of an active
+   latent, 0.1 nats (:mod:`dislab.metrics.active`, where the choice is argued); the reference
+   uses 0.01 (``kl_threshold=0.01`` reproduces it, and the reproductions of Duan et al. pass it).
 3. Similarity ``R`` (``d_a x d_b``) between model *a*'s and model *b*'s latents:
    ``"spearman"`` (UDR_S): ``R[i, j] = |Spearman rank correlation(z_a[:, i], z_b[:, j])|``;
    ``"lasso"`` (UDR_L): ``R = |W|`` with ``W[i, j]`` the coefficient of ``z_a[:, i]`` when
@@ -50,6 +52,8 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+
+from dislab.metrics.active import ACTIVE_KL_THRESHOLD
 
 METHODS = ("spearman", "lasso")
 
@@ -128,7 +132,7 @@ def udr(
     kl_per_model: Sequence[np.ndarray] | np.ndarray,
     *,
     method: str = "spearman",
-    kl_threshold: float = 0.01,
+    kl_threshold: float = ACTIVE_KL_THRESHOLD,
     seed: int = 0,
 ) -> dict:
     """UDR score of each of several models encoded on the same inputs (Duan et al. 2020).
@@ -141,8 +145,8 @@ def udr(
             ``KL(q(z_j | x) || p(z_j))`` in nats, ``(n_codes_m,)``.
         method: ``"spearman"`` (UDR_S, the default here) or ``"lasso"`` (UDR_L; the reference's
             default and the paper's main variant).
-        kl_threshold: latents with mean KL ``<= kl_threshold`` nats are inactive (reference
-            default 0.01).
+        kl_threshold: latents with mean KL ``<= kl_threshold`` nats are inactive (default 0.1,
+            dislab's active latents; the reference's default is 0.01).
         seed: passed to scikit-learn's Lasso as ``random_state`` (unused by its default cyclic
             coordinate descent, kept for reproducibility if that changes).
 
@@ -166,7 +170,8 @@ def udr(
     codes = _as_code_list(codes_per_model)
     kls = _as_kl_list(kl_per_model, codes)
     active = [k > kl_threshold for k in kls]
-    # standardise, then zero the inactive latents (reference: StandardScaler then * (kl > 0.01))
+    # standardise, then zero the inactive latents (reference: StandardScaler then * (kl > 0.01);
+    # dislab zeroes at kl_threshold, the same at the reference's value)
     zs = [standardise(c) * a[None, :] for c, a in zip(codes, active)]
     n_models, n = len(zs), zs[0].shape[0]
 

@@ -17,7 +17,9 @@ All take the posterior means ``codes`` ``(n_samples, n_codes)`` of one model on 
   estimator as MIG, :mod:`dislab.metrics.mig`). 0 for one code.
 * :func:`n_active_latents` — "active units" (Burda et al., "Importance Weighted Autoencoders",
   ICLR 2016, Sec. 5.2): codes whose posterior mean varies over the inputs,
-  ``Var_x(E_q[z_j | x]) > 0.01``.
+  ``Var_x(E_q[z_j | x]) > 0.01``; key ``n_active_units``. dislab's active latents (key
+  ``n_active``) are another quantity, the mean KL to the prior (:mod:`dislab.metrics.active`),
+  computed when the KL is given (the sampler passes it for models).
 
 Constant codes: they are independent of every other code, so they are left out of the total
 correlation (contributing 0) and of the Wasserstein covariance terms exactly as the formula gives
@@ -28,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from dislab.metrics._validate import check_codes
+from dislab.metrics.active import ACTIVE_KL_THRESHOLD, n_active
 from dislab.metrics.mig import discrete_mutual_info, histogram_discretize
 
 ACTIVE_VARIANCE_THRESHOLD = 0.01  # Burda et al. 2016, Sec. 5.2
@@ -108,28 +111,32 @@ def n_active_latents(codes, *, threshold: float = ACTIVE_VARIANCE_THRESHOLD) -> 
 
 
 def unsupervised_metrics(codes, *, kl=None, n_bins: int = N_BINS,
-                         active_threshold: float = ACTIVE_VARIANCE_THRESHOLD) -> dict:
+                         active_threshold: float = ACTIVE_VARIANCE_THRESHOLD,
+                         kl_threshold: float = ACTIVE_KL_THRESHOLD) -> dict:
     """Every score of this module on one code matrix ``(n_samples, n_codes)``.
 
     Args:
         codes: posterior means, at least 2 samples.
-        kl: optional mean KL per latent ``(n_codes,)`` (nats); adds ``n_active_kl``, the number of
-            latents with mean KL > 0.01 (UDR's activity criterion, Duan et al. 2020).
+        kl: optional mean KL per latent to the prior ``(n_codes,)`` (nats,
+            :func:`dislab.metrics.active.mean_kl_per_latent`); adds ``n_active``, the number of
+            latents with mean KL > ``kl_threshold`` (dislab's active latents, 0.1 nats).
         n_bins: histogram bins for the mutual information (reference 20).
         active_threshold: variance threshold of the active units (Burda et al. 2016: 0.01).
 
     Returns: ``gaussian_total_correlation``, ``gaussian_wasserstein_correlation``,
     ``gaussian_wasserstein_correlation_norm``, ``mutual_info_score``, ``mutual_info_matrix``,
-    ``n_active`` (and ``n_active_kl`` with ``kl``).
+    ``n_active_units`` (Burda et al.'s count) and, with ``kl``, ``n_active`` and ``mean_kl`` (the
+    KL per latent it counts on).
     """
     codes = check_codes(codes)
     out = {"gaussian_total_correlation": gaussian_total_correlation(codes)}
     out.update(gaussian_wasserstein_correlation(codes))
     out.update(mutual_info_between_codes(codes, n_bins=n_bins))
-    out["n_active"] = n_active_latents(codes, threshold=active_threshold)
+    out["n_active_units"] = n_active_latents(codes, threshold=active_threshold)
     if kl is not None:
         kl = np.asarray(kl, dtype=np.float64)
         if kl.shape != (codes.shape[1],) or not np.all(np.isfinite(kl)):
             raise ValueError(f"kl must be finite with shape ({codes.shape[1]},), got {kl.shape}")
-        out["n_active_kl"] = int(np.sum(kl > 0.01))
+        out["n_active"] = n_active(kl, threshold=kl_threshold)
+        out["mean_kl"] = kl.tolist()
     return out

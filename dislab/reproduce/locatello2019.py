@@ -40,6 +40,9 @@ class Locatello2019(Reproduction):
              "Representations. ICML 2019.")
     metrics = ("mig", "dci")
     udr = True  # duan2020 reads the same study
+    # the reference's UDR protocol (disentanglement_lib udr.py): latents with mean KL <= 0.01
+    # nats are inactive (dislab's own default, 0.1, is argued in dislab/metrics/active.py)
+    udr_options = {"kl_threshold": 0.01}
     # the reference study's grids (disentanglement_lib unsupervised_study_v1/sweep.py, docs/models.md)
     chain = [
         {"model": "beta_vae", "beta": [1.0, 2.0, 4.0, 6.0, 8.0, 16.0]},

@@ -19,7 +19,10 @@ from typing import Any
 import numpy as np
 
 # score columns that count things rather than score them
-NOT_SCORES = ("udr.group_size", "udr.n_active", "udr.udr", "factor_vae.num_active_dims")
+# counts and diagnostics of a score, not scores to rank models by
+NOT_SCORES = ("udr.group_size", "udr.n_active", "udr.udr", "factor_vae_score.n_kept", "irs.num_active_dims",
+              "unsupervised.n_active", "unsupervised.n_active_units", "dci.tie_spread",
+              "infomec.n_active", "dci_es.best_capacity")
 
 
 def _safe(name: str) -> str:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from dislab.errors import ConfigError
+from dislab.metrics.active import ACTIVE_KL_THRESHOLD
 from dislab.studies.grid import Setting, expand, swept_keys
 
 TOP_LEVEL_KEYS = ("name", "seeds", "metrics", "base", "grid", "zip", "chain", "udr", "evaluate", "report")
@@ -50,14 +51,15 @@ class UDRSpec:
     n_points: points of the run's dataset encoded by every model of a group (reference: 1,000).
     seed: which points (the same for every run of a group).
     methods: ``"spearman"`` and/or ``"lasso"`` (Duan et al., ICLR 2020, Sec. 3).
-    kl_threshold: latents with mean KL <= this (nats) are inactive (reference: 0.01).
+    kl_threshold: latents with mean KL <= this (nats) are inactive (default 0.1, dislab's active
+        latents, dislab.metrics.active; the reference's UDR uses 0.01).
     """
 
     group_by: tuple[str, ...] | None = None
     n_points: int = 1000
     seed: int = 0
     methods: tuple[str, ...] = UDR_METHODS
-    kl_threshold: float = 0.01
+    kl_threshold: float = ACTIVE_KL_THRESHOLD
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,7 @@ class Study:
                 group_by=None if udr.get("group_by") is None else tuple(udr["group_by"]),
                 n_points=int(udr.get("n_points", 1000)), seed=int(udr.get("seed", 0)),
                 methods=tuple(udr.get("methods", UDR_METHODS)),
-                kl_threshold=float(udr.get("kl_threshold", 0.01)),
+                kl_threshold=float(udr.get("kl_threshold", ACTIVE_KL_THRESHOLD)),
             ),
             evaluate=dict(data.get("evaluate") or {}),
             report=dict(data.get("report") or {}),
@@ -276,7 +278,7 @@ def _parse_udr(table: Mapping[str, Any], swept: list[str], where: str) -> UDRSpe
     seed = table.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ConfigError(f"{where}: [udr] seed must be an integer, got {seed!r}")
-    kl_threshold = table.get("kl_threshold", 0.01)
+    kl_threshold = table.get("kl_threshold", ACTIVE_KL_THRESHOLD)
     if isinstance(kl_threshold, bool) or not isinstance(kl_threshold, (int, float)) or not kl_threshold >= 0:
         raise ConfigError(f"{where}: [udr] kl_threshold must be a number >= 0 (nats), got {kl_threshold!r}")
     return UDRSpec(group_by=group_by, n_points=n_points, seed=seed, methods=tuple(methods),

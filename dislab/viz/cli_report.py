@@ -16,7 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=10, help="columns of the traversal grid (default 10)")
     parser.add_argument("--no-gif", action="store_true", help="leave out the animated traversal")
     parser.add_argument("--kl-threshold", type=float, default=None,
-                        help="a latent is active above this mean KL in nats (default 0.1)")
+                        help="a latent is active above this mean KL in nats (default 0.1, "
+                        "dislab.metrics.active.ACTIVE_KL_THRESHOLD)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the drawn inputs (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 

@@ -4,8 +4,11 @@
     dislab traverse runs/demo --latents 0,3,5 --steps 12 --out z035.png
     dislab traverse runs/demo --out traversals.gif     # all latents at once, 4 inputs
 
-Latents are ranked by their KL over ``--n-encode`` inputs of the run's dataset (rows of the PNG,
-most used first; inactive ones dimmed); ``--latents`` keeps the order given.
+Latents are ranked by their mean KL over ``--n-encode`` (1,000) inputs of the run's dataset (rows
+of the PNG, most used first; inactive ones dimmed); ``--latents`` keeps the order given. Active
+means dislab's one definition (:mod:`dislab.metrics.active`: mean KL > 0.1 nats), measured on
+those inputs, never on the few traversed ones, so the count agrees with the report's KL chart and
+``dislab diagnose``.
 """
 from __future__ import annotations
 
@@ -44,7 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fps", type=float, default=10.0, help="frames per second of the GIF (default 10)")
     parser.add_argument("--n-encode", type=int, default=1000, help="inputs encoded to rank latents and set quantiles (default 1000)")
     parser.add_argument("--kl-threshold", type=float, default=None,
-                        help="a latent is active above this mean KL in nats (default 0.1)")
+                        help="a latent is active above this mean KL in nats (default 0.1, "
+                        "dislab.metrics.active.ACTIVE_KL_THRESHOLD)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the drawn inputs (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -93,6 +97,5 @@ def main(args: argparse.Namespace) -> int:
         picture = traversal_frames(model, codes, latents=latents, values=values, activity=activity, sort=sort,
                                    n_frames=args.frames, progress=progress)
     save_picture(picture, out, fps=args.fps)
-    active = int(activity.active.sum())
-    print(f"traversals of {len(index)} input(s), {active} of {n_latents} latents active: {out}")
+    print(f"traversals of {len(index)} input(s); {activity.summary()}: {out}")
     return 0

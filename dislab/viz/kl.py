@@ -1,15 +1,15 @@
 """Which latents does the model use? Per-latent KL over a set of inputs, and its bar chart.
 
-For a factorised prior the KL of q(z|x) to p(z) splits over latents; its average over the data,
+The mean KL of each latent's posterior to the prior over the inputs,
 
     KL_j = E_x[ KL(q(z_j|x) || p(z_j)) ]   (nats, ≥ 0),
 
 is near 0 for a latent the encoder does not use (it collapses onto the prior) and of order 1 or
 more for an informative one, so it ranks latents and flags inactive ones (Higgins et al. 2017 show
-traversals ordered this way). Priors that are not factorised (mixtures, VampPrior) have no
-per-latent KL; for them the activity is the variance of the posterior mean over the data,
-``Var_x(E_q[z_j|x])``, the "active units" statistic of Burda et al. (ICLR 2016, Section 5.2), whose
-usual threshold is 0.01.
+traversals ordered this way). It is dislab's one definition of an active latent
+(:mod:`dislab.metrics.active`: KL_j > 0.1 nats), shared with ``dislab diagnose``, the
+``unsupervised`` metrics and UDR; priors without a closed-form KL (mixtures, VampPrior, flows)
+are measured against their exact marginal p(z_j) by Monte Carlo.
 """
 from __future__ import annotations
 
@@ -65,19 +65,24 @@ def encode_sample(model, dataset, n: int, *, seed: int = 0, progress: bool = Fal
 class LatentActivity:
     """How much each latent is used.
 
-    values: ``(n_latents,)`` mean KL per latent in nats (``kind == "kl"``) or the variance of the
-        posterior mean (``kind == "variance"``, non-factorised priors).
-    threshold: a latent is active when its value exceeds this.
+    values: ``(n_latents,)`` mean KL per latent to the prior in nats
+        (:func:`dislab.metrics.active.mean_kl_per_latent`).
+    threshold: a latent is active when its value exceeds this (default 0.1 nats,
+        :data:`dislab.metrics.active.ACTIVE_KL_THRESHOLD`).
+    n_inputs: how many inputs the mean is over.
     """
 
     values: np.ndarray
-    kind: str
+    kind: str  # "kl" (kept for callers that built it with a kind)
     threshold: float
+    n_inputs: int = 0
 
     @property
     def active(self) -> np.ndarray:
         """Boolean ``(n_latents,)``."""
-        return self.values > self.threshold
+        from dislab.metrics.active import active_mask
+
+        return active_mask(self.values, threshold=self.threshold)
 
     @property
     def order(self) -> np.ndarray:
@@ -86,46 +91,35 @@ class LatentActivity:
 
     @property
     def label(self) -> str:
-        return "KL (nats)" if self.kind == "kl" else "Var of posterior mean"
+        return "KL (nats)"
 
     def describe(self, j: int) -> str:
         """Short label of latent ``j`` for pictures: ``"z3 KL 1.25"``."""
-        name = "KL" if self.kind == "kl" else "var"
-        return f"z{j} {name} {self.values[j]:.2f}"
+        return f"z{j} KL {self.values[j]:.2f}"
+
+    def summary(self) -> str:
+        """``"3 of 10 latents active (mean KL > 0.1 nats over 1000 inputs)"``."""
+        n = len(self.values)
+        over = f" over {self.n_inputs} inputs" if self.n_inputs else ""
+        return f"{int(self.active.sum())} of {n} latents active (mean KL > {self.threshold:g} nats{over})"
 
 
-DEFAULT_KL_THRESHOLD = 0.1  # nats; informative latents of a trained model sit well above 0.5
-DEFAULT_VARIANCE_THRESHOLD = 0.01  # Burda et al. (2016)
-
-
-@torch.no_grad()
 def latent_activity(model, mu: np.ndarray, logvar: np.ndarray, *, threshold: float | None = None,
                     seed: int = 0) -> LatentActivity:
-    """Per-latent activity from posterior parameters ``mu``, ``logvar`` ``(n, n_latents)``.
+    """Per-latent activity from posterior parameters ``mu``, ``logvar`` ``(n, n_latents)``: the
+    mean KL to the model's prior over the ``n`` inputs (closed form for the standard normal, a
+    seeded Monte Carlo estimate against the prior's marginals otherwise) and dislab's threshold
+    (0.1 nats) unless ``threshold`` is given. Measure it on many inputs (the report and
+    ``dislab traverse`` use 1,000-2,000), not on the few that are drawn."""
+    from dislab.metrics.active import ACTIVE_KL_THRESHOLD, mean_kl_per_latent
 
-    Uses ``model.prior.kl_per_latent`` (closed form for the standard normal; a one-sample Monte
-    Carlo estimate at a seeded reparameterised ``z`` otherwise) averaged over the ``n`` inputs; falls
-    back to ``Var(mu)`` when the prior is not factorised.
-    """
-    mu_t = torch.as_tensor(np.asarray(mu, dtype=np.float32))
-    logvar_t = torch.as_tensor(np.asarray(logvar, dtype=np.float32))
-    if mu_t.ndim != 2 or mu_t.shape != logvar_t.shape:
-        raise DataError(f"mu and logvar must both be (n, n_latents), got {tuple(mu_t.shape)} and {tuple(logvar_t.shape)}")
-    prior = getattr(model, "prior", None)
-    if prior is not None and getattr(prior, "factorised", False):
-        g = torch.Generator().manual_seed(seed)
-        eps = torch.randn(mu_t.shape, generator=g)
-        z = mu_t + torch.exp(0.5 * logvar_t) * eps
-        device = model_device(model)
-        try:
-            kl = prior.kl_per_latent(mu_t.to(device), logvar_t.to(device), z.to(device))
-        except NotImplementedError:
-            kl = None
-        if kl is not None:
-            values = kl.float().mean(dim=0).cpu().numpy()
-            return LatentActivity(values, "kl", DEFAULT_KL_THRESHOLD if threshold is None else float(threshold))
-    values = mu_t.var(dim=0, unbiased=False).numpy() if mu_t.shape[0] > 1 else np.zeros(mu_t.shape[1], np.float32)
-    return LatentActivity(values, "variance", DEFAULT_VARIANCE_THRESHOLD if threshold is None else float(threshold))
+    mu = np.asarray(mu, dtype=np.float32)
+    logvar = np.asarray(logvar, dtype=np.float32)
+    if mu.ndim != 2 or mu.shape != logvar.shape:
+        raise DataError(f"mu and logvar must both be (n, n_latents), got {tuple(mu.shape)} and {tuple(logvar.shape)}")
+    values = mean_kl_per_latent(getattr(model, "prior", None), mu, logvar, seed=seed)
+    return LatentActivity(values.astype(np.float64), "kl",
+                          ACTIVE_KL_THRESHOLD if threshold is None else float(threshold), int(mu.shape[0]))
 
 
 def kl_bar_chart(activity: LatentActivity, *, title: str | None = None):

@@ -67,7 +67,8 @@ SCORE_INFO: dict[tuple[str, str], tuple[str, str]] = {
     ("irs", "irs"): ("Interventional Robustness Score (Suter et al. 2019): how little a factor's "
                      "most informative latent moves when the other factors change.",
                      "0 to 1, higher = more robust"),
-    ("irs", "num_active_dims"): ("Latents IRS counts as active (variance over the data not negligible).",
+    ("irs", "num_active_dims"): ("IRS's own count: codes whose variance over the data is not zero "
+                                 "(the reference's key; not dislab's active latents, which use the KL).",
                                  "0 to n_latents"),
     ("beta_vae_score", "beta_vae_score"): ("BetaVAE score (Higgins et al. 2017): accuracy of a linear "
                                            "classifier naming which factor was held fixed, from "
@@ -81,8 +82,9 @@ SCORE_INFO: dict[tuple[str, str], tuple[str, str]] = {
                                                "chance (1 / n_factors) to 1, higher = more disentangled"),
     ("factor_vae_score", "train_accuracy"): ("FactorVAE score's majority vote on its training votes.",
                                              "chance (1 / n_factors) to 1"),
-    ("factor_vae_score", "n_active"): ("Latents the FactorVAE score keeps (variance not negligible).",
-                                       "0 to n_latents"),
+    ("factor_vae_score", "n_kept"): ("Codes the FactorVAE score lets vote: standard deviation over the "
+                                     "data at least 0.05 (the reference's prune_dims; not dislab's "
+                                     "active latents, which use the KL).", "0 to n_latents"),
     ("unsupervised", "gaussian_total_correlation"): ("Total correlation of a Gaussian fitted to the "
                                                      "latent means, in nats.",
                                                      "≥ 0, lower = more independent latents"),
@@ -94,7 +96,36 @@ SCORE_INFO: dict[tuple[str, str], tuple[str, str]] = {
                                                                 "0 to 1, lower = more independent latents"),
     ("unsupervised", "mutual_info_score"): ("Mean mutual information between pairs of discretised "
                                             "latents, in nats.", "≥ 0, lower = more independent latents"),
-    ("unsupervised", "n_active"): ("Latents whose posterior mean varies over the data.", "0 to n_latents"),
+    ("unsupervised", "n_active"): ("Active latents: mean KL of the posterior to the prior over the data "
+                                   "above 0.1 nats (dislab's one definition, the same as the KL chart "
+                                   "and dislab traverse / diagnose).", "0 to n_latents"),
+    ("unsupervised", "n_active_units"): ("Active units (Burda et al. 2016): latents whose posterior mean "
+                                         "varies over the data (variance above 0.01).", "0 to n_latents"),
+    ("dci", "tie_spread"): ("Fast DCI predictor only: the largest change of D or C when splits that "
+                            "several latents make equally well are credited afresh at random (how "
+                            "much the scores depend on tie-breaking).", "0 to 0.01, lower = firmer"),
+    ("infomec", "infom"): ("InfoM (Hsu et al. 2023): modularity from normalised mutual information -- "
+                           "how much each active latent informs about a single factor.",
+                           "0 to 1, higher = more modular"),
+    ("infomec", "infoe"): ("InfoE (Hsu et al. 2023): explicitness -- the share of each factor's "
+                           "entropy a linear (logistic) read-out of all latents recovers.",
+                           "0 to 1, higher = more linearly decodable"),
+    ("infomec", "infoc"): ("InfoC (Hsu et al. 2023): compactness -- how much each factor's "
+                           "information sits in a single active latent.", "0 to 1, higher = more compact"),
+    ("infomec", "n_active"): ("Latents InfoMEC keeps: range above 1/20 of the largest latent's (the "
+                              "authors' pruning; not dislab's KL-based active latents).", "0 to n_latents"),
+    ("dci_es", "explicitness"): ("Explicitness E (Eastwood et al. 2023): one minus the area under the "
+                                 "loss-capacity curve of random-forest probes of growing depth, "
+                                 "relative to a straight drop from chance -- how little capacity "
+                                 "reading the factors out needs.", "-1 to 1, higher = more explicit"),
+    ("dci_es", "size"): ("Size S (Eastwood et al. 2023): number of factors over number of latents.",
+                         "above 0; 1 = as many latents as factors, lower = larger representation"),
+    ("dci_es", "disentanglement"): ("DCI-ES's D: Eastwood & Williams' disentanglement from the "
+                                    "importances of its most informative random-forest probes.",
+                                    "0 to 1, higher = more disentangled"),
+    ("dci_es", "completeness"): ("DCI-ES's C, from the same probes.", "0 to 1, higher = more complete"),
+    ("dci_es", "informativeness_test"): ("DCI-ES's I: held-out accuracy of those probes (R² for "
+                                         "factors probed by regression).", "0 to 1, higher = more informative"),
     ("udr", "udr"): ("Unsupervised Disentanglement Ranking (Duan et al. 2020): agreement of this "
                      "model's latents with other seeds' models.", "0 to 1, higher = more disentangled"),
 }
@@ -275,8 +306,8 @@ def write_report(run_dir: str | os.PathLike, *, out: str | os.PathLike | None = 
         n_encode: inputs drawn (seeded) from the run's dataset and encoded for the per-latent KL,
             quantile sweeps and latent-vs-factor plots.
         steps: columns of the traversal grids; ``n_frames``, ``n_gif_inputs``: the animated GIF.
-        kl_threshold: a latent is active above this mean KL in nats (default 0.1; for priors
-            without per-latent KL, above this variance of the posterior mean, default 0.01).
+        kl_threshold: a latent is active above this mean KL in nats (default 0.1, dislab's one
+            definition, :data:`dislab.metrics.active.ACTIVE_KL_THRESHOLD`).
         write_figures: also write each picture to ``figures/`` beside the report.
 
     Returns the path of the report.
@@ -494,12 +525,12 @@ def _model_sections(page: Page, run, dataset, dataset_error, evaluation, *, n_en
             parts.append(f"<h3>Level {li}{' (lowest)' if li == 0 else ''}: latents z{lat[0]}–z{lat[-1]}</h3>")
         grid = traversal_grid(model, mu[base], latents=lat, values=values, activity=activity)
         parts.append(page.image(name, png_bytes(grid), f"traversals level {li}"))
-    kind = "KL" if activity.kind == "kl" else "variance of the posterior mean"
     parts.append(_caption(
         f"Each row sweeps one latent of one input's code from the 5% to the 95% quantile of its posterior "
-        f"means over {n:,} inputs, the others held; rows sorted by {kind} (most used first). "
-        f"{n_active} of {n_latents} latents are active ({activity.label} above {activity.threshold:g}); "
-        "inactive rows are dimmed and marked “off”. A disentangled latent changes one factor of the image."))
+        f"means over {n:,} inputs, the others held; rows sorted by mean KL (most used first). "
+        f"{n_active} of {n_latents} latents are active (mean KL to the prior above {activity.threshold:g} "
+        "nats); inactive rows are dimmed and marked “off”. A disentangled latent changes one factor of "
+        "the image."))
     if gif:
         gif_inputs = mu[pick[: max(1, min(n_gif_inputs, len(pick)))]]
         frames = traversal_frames(model, gif_inputs, values=values, activity=activity, n_frames=n_frames,
