@@ -75,8 +75,8 @@ class Chen2018(Reproduction):
                         seeds=5, cost="11 settings × 5 seeds × 18,000 steps of 2,048: a GPU"),
         "cpu": Budget("cpu", {**CPU_BASE, "steps": 1500}, seeds=3,
                       grid={"vae": {}, "beta_vae": {"beta": [6.0]}, "beta_tcvae": {"beta": [6.0]}},
-                      cost="3 settings × 3 seeds × 1,500 steps of 256, the demo's recipe: ~10 min a run "
-                           "on 2 AMX-class cores, ~1.5 h in all"),
+                      cost="3 settings × 3 seeds × 1,500 steps of 256, the demo's recipe: ~6 min a run "
+                           "with its evaluation on 2 AMX cores (bf16), ~1 h in all; ~2x that in fp32"),
         "tiny": Budget("tiny", dict(TINY_BASE), seeds=2, evaluate=dict(TINY_EVALUATE),
                        grid={"vae": {}, "beta_vae": {"beta": [4.0]}, "beta_tcvae": {"beta": [4.0]}}),
     }
