@@ -61,8 +61,8 @@ class Locatello2019(Reproduction):
         "paper": Budget("paper", {"dataset": "dsprites", "batch_size": 64, "lr": 1e-4, "steps": 300_000},
                         seeds=50, cost="6 models × 6 values × 50 seeds × 300,000 steps: 1,800 models, a cluster"),
         "cpu": Budget("cpu", {**CPU_BASE, "steps": 800}, seeds=3, grid=_cpu_grid,
-                      cost="6 models × 1 value × 3 seeds × 800 steps of 256: ~4 min a run with its "
-                           "evaluation on 2 AMX cores (bf16), ~1.2 h in all; ~2x that in fp32"),
+                      cost="6 models × 1 value × 3 seeds × 800 steps of 256: ~6 min a run with its "
+                           "evaluation on 2 cores, ~1.8 h in all"),
         "tiny": Budget("tiny", dict(TINY_BASE), seeds=2, evaluate=dict(TINY_EVALUATE),
                        grid={"beta_vae": {"beta": [4.0]}, "beta_tcvae": {"beta": [6.0]},
                              "dip_vae_i": {"lambda_od": [5.0]}}),
