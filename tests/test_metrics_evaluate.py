@@ -10,8 +10,8 @@ from PIL import Image
 
 from dislab import cli
 from dislab.errors import ConfigError, DataError
-from dislab.metrics import evaluate
-from dislab.metrics.cli import parse_options
+from dislab.runs import evaluate
+from dislab.runs.cli_evaluate import parse_options
 from dislab.training import TrainConfig, train
 
 TINY = dict(dataset="toy_blobs", dataset_options={"side": 16, "n_pos": 4}, steps=2, batch_size=8,
@@ -30,7 +30,7 @@ def test_evaluate_writes_evaluation_json(blobs_run):
     out = evaluate(blobs_run, metrics=["mig", "dci", "unsupervised"], n_train=200, seed=1,
                    options=FAST, progress=False)
     data = json.loads((blobs_run / "evaluation.json").read_text())
-    assert data["dislab"]["produced_by"] == "dislab.metrics.evaluate" and data["dislab"]["dislab_version"]
+    assert data["dislab"]["produced_by"] == "dislab.runs.evaluate" and data["dislab"]["dislab_version"]
     assert set(data["metrics"]) == {"mig", "dci", "unsupervised"}
     assert 0 <= data["metrics"]["mig"]["mig"] <= 1
     assert {"disentanglement", "completeness", "informativeness_test"} <= set(data["metrics"]["dci"])

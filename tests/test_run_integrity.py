@@ -131,7 +131,7 @@ def test_a_kill_between_the_last_checkpoint_and_the_root_weights_is_repaired_bef
     assert_same(weights(tmp_path / "resume"), weights(full))
     assert (tmp_path / "resume" / "train_log.jsonl").read_text() == log_before
     # what a rerun sweep does with a run at its last step: evaluate it, under the step-6 label
-    from dislab.metrics import evaluate
+    from dislab.runs import evaluate
 
     result = evaluate(tmp_path / "evaluate", metrics=["mig"], n_train=64, progress=False)
     assert result["step"] == 6

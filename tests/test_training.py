@@ -136,6 +136,26 @@ def test_resume_in_process_matches_uninterrupted(tmp_path):
     assert open_run(part).config.steps == 8 and open_run(part).step == 8
 
 
+def test_train_equals_init_run_then_resume_without_reading_its_folder_back(tmp_path, monkeypatch):
+    from dislab.training import fit, init_run
+
+    fresh = init_run(TrainConfig(**TINY, steps=6), out=tmp_path / "resumed")
+    resume(fresh, progress=False)
+    # a fresh train builds the dataset and model once and never loads the step-0 checkpoint it wrote
+    loads, builds = [], []
+    real_load = fit.load_checkpoint
+    monkeypatch.setattr(fit, "load_checkpoint", lambda *a, **k: loads.append(a) or real_load(*a, **k))
+    import dislab.data as data
+    real_get = data.get_dataset
+    monkeypatch.setattr(data, "get_dataset", lambda *a, **k: builds.append(a) or real_get(*a, **k))
+    direct = train(TrainConfig(**TINY, steps=6), out=tmp_path / "direct", progress=False)
+    assert loads == [] and len(builds) == 1
+    assert_same_weights(weights(direct), weights(fresh))
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in ("images_per_s", "wall_time_s")} for r in rows]
+    assert strip(open_run(direct).train_log()) == strip(open_run(fresh).train_log())
+    assert len(open_run(direct).train_log()) == 3
+
+
 def test_overwrite_refused_unless_asked(tmp_path):
     out = train(TrainConfig(**TINY, steps=1), out=tmp_path / "run", progress=False)
     before = weights(out)

@@ -27,9 +27,9 @@ import numpy as np
 from dislab import progress as bars
 from dislab.errors import DislabError
 from dislab.io import atomic_write_bytes, atomic_write_text
+from dislab.runs.layout import REPORT
 from dislab.viz.grid import figure_png_bytes, gif_bytes, png_bytes
 
-REPORT = "report.html"
 FIGURES = "figures"
 
 # What each score means and its range: (metric block, key) -> (meaning, range). Keys not listed here
@@ -296,13 +296,15 @@ def _cell(value: Any) -> str:
 
 
 # -- the report ------------------------------------------------------------------------------
-def write_report(run_dir: str | os.PathLike, *, out: str | os.PathLike | None = None, n_encode: int = 2000,
+def write_report(run_dir, *, out: str | os.PathLike | None = None, n_encode: int = 2000,
                  steps: int = 10, n_frames: int = 20, n_gif_inputs: int = 4, gif: bool = True,
                  seed: int = 0, kl_threshold: float | None = None, progress: bool = True,
                  write_figures: bool = True) -> Path:
     """Write the report of the run in ``run_dir`` to ``out`` (``run_dir/report.html`` by default).
 
     Args:
+        run_dir: a run folder, or a :class:`dislab.training.run.Run` already opened (the report
+            then reads that one; ``dislab report`` opens the run once).
         n_encode: inputs drawn (seeded) from the run's dataset and encoded for the per-latent KL,
             quantile sweeps and latent-vs-factor plots.
         steps: columns of the traversal grids; ``n_frames``, ``n_gif_inputs``: the animated GIF.
@@ -315,8 +317,9 @@ def write_report(run_dir: str | os.PathLike, *, out: str | os.PathLike | None = 
     from tqdm.auto import tqdm
 
     from dislab.training import open_run
+    from dislab.training.run import Run
 
-    run = open_run(run_dir)
+    run = run_dir if isinstance(run_dir, Run) else open_run(run_dir)
     out = Path(out) if out is not None else run.path / REPORT
     record = run.record
     train_cfg = record.get("train", {})
