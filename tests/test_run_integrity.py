@@ -29,14 +29,7 @@ TINY = dict(model="vae", dataset="toy_blobs", batch_size=4, log_every=2, checkpo
             model_options={"n_latents": 3})
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread, as in test_training.py (a busy 2-core machine); a test that needs
-    another count sets it itself."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def weights(path: Path) -> dict[str, torch.Tensor]:

@@ -27,15 +27,7 @@ TINY = dict(model="vae", dataset="toy_blobs", batch_size=4, log_every=2, checkpo
             model_options={"n_latents": 3})
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on a busy 2-core CI machine two OpenMP threads contend with the other
-    tests' processes and a step runs up to 20x slower (measured: 66 ms vs 1.3 s). The kill test's
-    subprocess does the same, so both sides of each weight comparison run alike."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def weights(run_dir: Path) -> dict[str, torch.Tensor]:

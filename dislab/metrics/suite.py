@@ -8,37 +8,41 @@ encoder and calls :func:`compute_suite`; anything else holding a dataset and an 
 """
 from __future__ import annotations
 
-import inspect
 import time
 from typing import Callable, Iterable, Sequence
 
 from dislab.errors import DataError
 
-# computed when `metrics` is None: the array suite and the unsupervised scores. The BetaVAE and
-# FactorVAE scores encode ~1-2 million images at the published sizes: ask for them by name.
-DEFAULT_METRICS = ("mig", "dci", "sap", "modularity_explicitness", "irs", "unsupervised")
-# metrics that need no ground-truth factors
-UNSUPERVISED_METRICS = ("unsupervised",)
-# metrics also computed per level of a hierarchical model
-PER_LEVEL_METRICS = ("mig", "dci")
+def _names(keep) -> tuple[str, ...]:
+    from dislab.metrics.spec import all_specs
+
+    return tuple(spec.name for spec in all_specs() if keep(spec))
+
+
+def __getattr__(name: str):
+    # the suites, read from the metrics' declarations (MetricSpec.default / needs_factors / per_level)
+    if name == "DEFAULT_METRICS":  # computed when `metrics` is None; the BetaVAE and FactorVAE
+        return _names(lambda s: s.default)  # scores encode 1-2 million images: named on request
+    if name == "UNSUPERVISED_METRICS":  # metrics that need no ground-truth factors
+        return _names(lambda s: not s.needs_factors and s.sampler is not None)
+    if name == "PER_LEVEL_METRICS":  # also computed per level of a hierarchical model
+        return _names(lambda s: s.per_level)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def default_options() -> dict[str, dict]:
-    """Options the suite passes unless told otherwise: DCI with the fast predictor (the
-    reference's boosting algorithm with LightGBM growing the trees; docs/metrics.md "DCI" gives its
-    agreement with the reference "gbt"), or the reference "gbt" itself (minutes per model)
-    when LightGBM is missing; factors fitted on every core (``n_jobs=-1``), as DCI-ES's probes."""
-    try:
-        import lightgbm  # noqa: F401
+    """Options the suite passes unless told otherwise, per metric (``MetricSpec.options``): DCI
+    with the fast predictor (or "gbt" where LightGBM cannot be imported), DCI and DCI-ES fitting
+    factors on every core."""
+    from dislab.metrics.spec import all_specs
 
-        predictor = "lightgbm"
-    except ImportError:  # a dependency, but a platform may lack its wheel: slow but faithful
-        predictor = "gbt"
-    return {"dci": {"predictor": predictor, "n_jobs": -1}, "dci_es": {"n_jobs": -1}}
+    return {spec.name: opts for spec in all_specs() if (opts := spec.options())}
 
 
 def parse_metric_names(metrics: str | Iterable[str] | None) -> list[str] | None:
-    """``"mig,dci"`` or ``["mig", "dci"]`` -> checked list; unknown names raise ConfigError."""
+    """``"mig,dci"`` or ``["mig", "dci"]`` -> checked list; unknown names raise ConfigError, and
+    so do metrics of a whole study (UDR), which no single run can be evaluated for."""
+    from dislab.errors import ConfigError
     from dislab.metrics import METRICS
 
     if metrics is None:
@@ -48,7 +52,10 @@ def parse_metric_names(metrics: str | Iterable[str] | None) -> list[str] | None:
     if not names:
         raise DataError("no metric named; expected a comma-separated list such as mig,dci")
     for m in names:
-        METRICS.get(m)  # ConfigError listing the known names
+        if METRICS.get(m).sampler is None:  # METRICS.get: a ConfigError listing the known names
+            raise ConfigError(f"metric {m!r} is computed over the seeds of a study (dislab udr STUDY), "
+                              f"not for one run; metrics of a run: "
+                              f"{', '.join(n for n in METRICS.names(ordered=True) if METRICS.get(n).sampler)}")
     return list(dict.fromkeys(names))
 
 
@@ -57,36 +64,30 @@ def suite_for(names: Sequence[str] | None, has_factors: bool, where: str) -> tup
     narrowed to the unsupervised ones, with a note, for a dataset without factors). Naming a
     metric that needs factors for such a dataset raises DataError (``where`` names it)."""
     notes: list[str] = []
+    unsupervised = __getattr__("UNSUPERVISED_METRICS")
     if names is None:
-        names = list(DEFAULT_METRICS)
+        names = list(__getattr__("DEFAULT_METRICS"))
         if not has_factors:
-            skipped = [m for m in names if m not in UNSUPERVISED_METRICS]
-            names = [m for m in names if m in UNSUPERVISED_METRICS]
+            skipped = [m for m in names if m not in unsupervised]
+            names = [m for m in names if m in unsupervised]
             notes.append(f"{where} has no ground-truth factors: computed the unsupervised metrics "
                          f"only, skipped {', '.join(skipped)}")
     elif not has_factors:
-        bad = [m for m in names if m not in UNSUPERVISED_METRICS]
+        bad = [m for m in names if m not in unsupervised]
         if bad:
             raise DataError(
                 f"{where} has no ground-truth factors, which {', '.join(bad)} "
-                f"need{'s' if len(bad) == 1 else ''}; metrics without factors: {', '.join(UNSUPERVISED_METRICS)}")
+                f"need{'s' if len(bad) == 1 else ''}; metrics without factors: {', '.join(unsupervised)}")
     return list(names), notes
 
 
-def _keyword_defaults(fn) -> dict:
-    return {k: p.default for k, p in inspect.signature(fn).parameters.items()
-            if p.kind == p.KEYWORD_ONLY and p.default is not inspect.Parameter.empty}
-
-
-def sampler_parameters(fn, n_train: int | None, seed: int, options: dict) -> dict:
-    """The keyword arguments a sampler is called with: its sample sizes (scaled from ``n_train``
-    when given: test / evaluation sets get ``n_train // 2`` points, variance estimates
+def sampler_parameters(spec, n_train: int | None, seed: int, options: dict) -> dict:
+    """The keyword arguments a metric's sampler is called with: its sample sizes (scaled from
+    ``n_train`` when given: test / evaluation sets get ``n_train // 2`` points, variance estimates
     ``n_train``, the published 2 : 1 : 2 ratio), ``options``, and every remaining default of the
-    sampler and of the array function behind it (all recorded in evaluation.json). Unknown option
-    names raise DataError."""
-    from dislab.metrics.sampling import array_metric
-
-    params = _keyword_defaults(fn)
+    sampler and of its array function (all recorded in evaluation.json). ``spec`` is a
+    :class:`~dislab.metrics.spec.MetricSpec`. Unknown option names raise DataError."""
+    params = spec.sampler_defaults()
     params["seed"] = int(seed)
     if n_train is not None:
         if int(n_train) != n_train or n_train < 2:
@@ -96,12 +97,10 @@ def sampler_parameters(fn, n_train: int | None, seed: int, options: dict) -> dic
                            ("n_variance", n_train)):
             if key in params:
                 params[key] = value
-    inner = array_metric(fn)
-    inner_defaults = {k: v for k, v in (_keyword_defaults(inner) if inner else {}).items()
-                      if k not in params and k != "seed"}
+    inner_defaults = {k: v for k, v in spec.array_defaults().items() if k not in params and k != "seed"}
     unknown = sorted(set(options) - set(params) - set(inner_defaults))
     if unknown:
-        raise DataError(f"unknown option(s) {unknown} for metric {fn.__name__}; expected some of "
+        raise DataError(f"unknown option(s) {unknown} for metric {spec.name}; expected some of "
                         f"{sorted(set(params) | set(inner_defaults))}")
     return {**params, **inner_defaults, **options}
 
@@ -132,7 +131,7 @@ def compute_suite(dataset, encoder, names: Sequence[str], *, n_train: int | None
         n_train: points per metric instead of the published sizes (see :func:`sampler_parameters`).
         seed: seed of every sampler.
         options: per metric, keyword options merged over :func:`default_options`.
-        levels: code columns per level (:func:`level_slices`); the :data:`PER_LEVEL_METRICS` are
+        levels: code columns per level (:func:`level_slices`); metrics declared ``per_level`` are
             also computed on each, under ``"level0/mig"``, ``"level1/dci"``, ...
         progress: the metrics' own bars (DCI's per factor), unless an option sets it.
 
@@ -146,7 +145,7 @@ def compute_suite(dataset, encoder, names: Sequence[str], *, n_train: int | None
         merged[k] = {**merged.get(k, {}), **dict(v)}
     jobs: list[tuple[str, str, Callable]] = [(name, name, encoder) for name in names]
     for i, cols in enumerate(levels):
-        jobs += [(f"level{i}/{name}", name, encoder.select(cols)) for name in names if name in PER_LEVEL_METRICS]
+        jobs += [(f"level{i}/{name}", name, encoder.select(cols)) for name in names if METRICS.get(name).per_level]
     scores, parameters, times = {}, {}, {}
     for key, name, enc in jobs:
         fn = METRICS.get(name)
