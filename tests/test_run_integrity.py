@@ -355,6 +355,26 @@ def test_a_resume_under_another_thread_count_continues_bit_for_bit(tmp_path, mon
     assert_same(weights(tmp_path / "killed"), weights(full))
 
 
+def test_a_stacked_resume_under_another_thread_count_continues_bit_for_bit(tmp_path, monkeypatch, capsys):
+    from dislab.studies.stacked import train_stacked
+
+    torch.set_num_threads(2)
+    configs = [TrainConfig(**TINY, steps=6, seed=s) for s in (0, 1)]
+    full = [tmp_path / "f0", tmp_path / "f1"]
+    killed = [tmp_path / "k0", tmp_path / "k1"]
+    assert train_stacked(configs, full, progress=False) == [None, None]
+    interrupt_after(monkeypatch, 4, per_step=2)  # killed at step 2, after its step-0 checkpoint
+    with pytest.raises(KeyboardInterrupt):
+        train_stacked(configs, killed, progress=False)
+    monkeypatch.undo()
+    torch.set_num_threads(1)
+    assert train_stacked(configs, killed, progress=False) == [None, None]
+    assert torch.get_num_threads() == 1
+    assert "training with 2 torch threads" in capsys.readouterr().err
+    for f, k in zip(full, killed):
+        assert_same(weights(k), weights(f))
+
+
 # -- 9. latest.json stays inside checkpoint/ ---------------------------------------------------------------
 @pytest.mark.parametrize("folder", ["../../elsewhere/step-000000003", "ABSOLUTE", "step-000000003/../x",
                                     "step-3", "model.safetensors"])

@@ -138,6 +138,7 @@ class _Member:
         self.np_rng.bit_generator.state = state["numpy_rng"]
         self.step = int(state["step"])
         self.wall_time = float(state.get("wall_time_s") or 0.0)
+        self.threads = state.get("torch_threads")  # the count its checkpoint was written with
         rows = [r for r in read_log(run.path / TRAIN_LOG) if r.get("step", 0) <= self.step]
         atomic_write_text(run.path / TRAIN_LOG, "".join(json.dumps(r) + "\n" for r in rows))
 
@@ -162,7 +163,7 @@ def train_stacked(configs: Sequence, outs: Sequence[str | Path], *, progress: bo
     from dislab.errors import DislabError
     from dislab.training import TrainConfig, init_run, select_device
     from dislab.training.checkpoint import read_manifest
-    from dislab.training.fit import rebuild_step0
+    from dislab.training.fit import thread_count, rebuild_step0
     from dislab.runs.layout import CONFIG
     from dislab.training.run import Run, remove_stale_temporaries, run_lock
 
@@ -194,7 +195,10 @@ def train_stacked(configs: Sequence, outs: Sequence[str | Path], *, progress: bo
             if m is not None and m.step < m.config.steps:
                 by_step.setdefault(m.step, []).append(i)
         for start, idx in sorted(by_step.items()):
-            for i, err in zip(idx, _fit_stacked([members[i] for i in idx], dataset, dev, start, progress)):
+            # as resume does: the thread count of the checkpoint (CPU reductions depend on it)
+            with thread_count(members[idx[0]].threads, members[idx[0]].path):
+                done = _fit_stacked([members[i] for i in idx], dataset, dev, start, progress)
+            for i, err in zip(idx, done):
                 errors[i] = err
     return errors
 

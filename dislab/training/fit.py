@@ -503,14 +503,14 @@ def resume(run_dir: str | os.PathLike, *, changes: Mapping[str, Any] | None = No
             # again, over the same steps (the interval's sums came with the checkpoint)
             rows = [r for r in read_log(run.path / TRAIN_LOG) if r.get("step", 0) <= step]
             atomic_write_text(run.path / TRAIN_LOG, "".join(json.dumps(r) + "\n" for r in rows))
-            with _thread_count(state.get("torch_threads"), run.path):
+            with thread_count(state.get("torch_threads"), run.path):
                 _fit(run.path, config, model, dataset, device, groups, optimizers, fmt, np_rng, step,
                      float(state.get("wall_time_s") or 0.0), progress, interval=interval)
     return run.path
 
 
 @contextlib.contextmanager
-def _thread_count(recorded: Any, run_dir: Path):
+def thread_count(recorded: Any, run_dir: Path):
     """Run the block with torch's intra-op thread count at ``recorded`` (the checkpoint's), then
     restore this process's. On CPU the reduction order of matmuls and convolutions depends on the
     thread count (1 vs 2 threads: weights 1e-3 apart after a few hundred steps), so a resume under
