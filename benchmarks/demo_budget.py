@@ -39,7 +39,7 @@ def child(args) -> None:
             out[n] = (time.perf_counter() - t0, time.process_time() - c0)
         if args.evaluate:
             from dislab.demo import METRICS
-            from dislab.metrics import evaluate
+            from dislab.runs import evaluate
             from dislab.viz.report import write_report
 
             c0, t0 = time.process_time(), time.perf_counter()

@@ -35,7 +35,7 @@ def done_rows(path: Path) -> list[dict]:
 
 def run_recipe(out: Path, name: str, sets: dict, stages: list[int], seed: int) -> None:
     from dislab.demo import demo_config
-    from dislab.metrics import evaluate
+    from dislab.runs import evaluate
     from dislab.training import apply_overrides, init_run, open_run, resume
 
     log = out / "recipes.jsonl"

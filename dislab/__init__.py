@@ -29,7 +29,7 @@ def load(run_dir, **kwargs):
 
 
 def evaluate(run_dir, **kwargs):
-    """Evaluate a run folder and write ``evaluation.json``; see :func:`dislab.metrics.evaluate`."""
-    from dislab.metrics import evaluate as _evaluate
+    """Evaluate a run folder and write ``evaluation.json``; see :func:`dislab.runs.evaluate`."""
+    from dislab.runs import evaluate as _evaluate
 
     return _evaluate(run_dir, **kwargs)

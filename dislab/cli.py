@@ -22,7 +22,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("dislab.demo", "train β-TCVAE on the built-in dSprites, evaluate it and write its report"),
     "train": ("dislab.training.cli", "train a model (or resume a run) into a run folder"),
-    "evaluate": ("dislab.metrics.cli", "compute disentanglement metrics of a run; writes evaluation.json"),
+    "evaluate": ("dislab.runs.cli_evaluate", "compute disentanglement metrics of a run; writes evaluation.json"),
     "traverse": ("dislab.viz.cli_traverse", "draw latent traversals of a run (PNG grid or animated GIF)"),
     "report": ("dislab.viz.cli_report", "write a self-contained report.html for a run"),
     "diagnose": ("dislab.diagnostics.cli", "why does it disentangle? decoder orthogonality, polarisation, PCA alignment"),

@@ -81,7 +81,7 @@ def _duration(seconds: float) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from dislab.metrics import evaluate
+    from dislab.runs import evaluate
     from dislab.training import select_device, train
     from dislab.viz.report import write_report
 

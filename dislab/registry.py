@@ -43,8 +43,9 @@ class Registry:
             self._targets[name] = target
         return target
 
-    def names(self) -> list[str]:
-        return sorted(self._targets)
+    def names(self, *, ordered: bool = False) -> list[str]:
+        """The registered names, sorted (or in the order they were registered)."""
+        return list(self._targets) if ordered else sorted(self._targets)
 
     def __contains__(self, name: object) -> bool:
         return name in self._targets

@@ -87,7 +87,7 @@ def test_lightgbm_missing_gives_a_clear_error(monkeypatch):
     with pytest.raises(ConfigError, match=r"pip install lightgbm"):
         dci(*_split(codes, f, 30), predictor="lightgbm")
     # dislab evaluate then falls back to the reference predictor, not to an approximation
-    from dislab.metrics.evaluate import default_options
+    from dislab.metrics.suite import default_options
 
     assert default_options()["dci"]["predictor"] == "gbt"
     monkeypatch.delitem(sys.modules, "lightgbm")

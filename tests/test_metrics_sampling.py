@@ -123,11 +123,9 @@ def test_model_encoder_sampled_codes_are_seeded_and_spread():
 
 
 def test_samplers_use_published_sizes_and_registry():
-    import inspect
-
-    sizes = {name: {k: p.default for k, p in inspect.signature(METRICS.get(name)).parameters.items()
+    sizes = {name: {k: v for k, v in METRICS.get(name).sampler_defaults().items()
                     if k in ("n_train", "n_test", "n_eval", "n_variance", "batch_size")}
-             for name in METRICS}
+             for name in METRICS if METRICS.get(name).sampler is not None}
     assert sizes["mig"]["n_train"] == 10_000 and sizes["irs"]["n_train"] == 10_000
     for name in ("dci", "sap", "modularity_explicitness"):
         assert (sizes[name]["n_train"], sizes[name]["n_test"]) == (10_000, 5_000), name

@@ -24,7 +24,7 @@ REPORT_KW = dict(n_encode=64, steps=4, n_frames=4, n_gif_inputs=2, kl_threshold=
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     """A tiny β-TCVAE trained a few steps on toy_blobs, evaluated with MIG and DCI."""
-    from dislab.metrics import evaluate
+    from dislab.runs import evaluate
     from dislab.training import TrainConfig, train
 
     out = tmp_path_factory.mktemp("report") / "run"

@@ -29,14 +29,7 @@ TINY = dict(model="vae", dataset="toy_blobs", batch_size=4, log_every=2, checkpo
             model_options={"n_latents": 3})
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread, as in test_training.py (a busy 2-core machine); a test that needs
-    another count sets it itself."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def weights(path: Path) -> dict[str, torch.Tensor]:
@@ -131,7 +124,7 @@ def test_a_kill_between_the_last_checkpoint_and_the_root_weights_is_repaired_bef
     assert_same(weights(tmp_path / "resume"), weights(full))
     assert (tmp_path / "resume" / "train_log.jsonl").read_text() == log_before
     # what a rerun sweep does with a run at its last step: evaluate it, under the step-6 label
-    from dislab.metrics import evaluate
+    from dislab.runs import evaluate
 
     result = evaluate(tmp_path / "evaluate", metrics=["mig"], n_train=64, progress=False)
     assert result["step"] == 6
@@ -360,6 +353,26 @@ def test_a_resume_under_another_thread_count_continues_bit_for_bit(tmp_path, mon
     assert torch.get_num_threads() == 1
     assert "training with 2 torch threads" in capsys.readouterr().err
     assert_same(weights(tmp_path / "killed"), weights(full))
+
+
+def test_a_stacked_resume_under_another_thread_count_continues_bit_for_bit(tmp_path, monkeypatch, capsys):
+    from dislab.studies.stacked import train_stacked
+
+    torch.set_num_threads(2)
+    configs = [TrainConfig(**TINY, steps=6, seed=s) for s in (0, 1)]
+    full = [tmp_path / "f0", tmp_path / "f1"]
+    killed = [tmp_path / "k0", tmp_path / "k1"]
+    assert train_stacked(configs, full, progress=False) == [None, None]
+    interrupt_after(monkeypatch, 4, per_step=2)  # killed at step 2, after its step-0 checkpoint
+    with pytest.raises(KeyboardInterrupt):
+        train_stacked(configs, killed, progress=False)
+    monkeypatch.undo()
+    torch.set_num_threads(1)
+    assert train_stacked(configs, killed, progress=False) == [None, None]
+    assert torch.get_num_threads() == 1
+    assert "training with 2 torch threads" in capsys.readouterr().err
+    for f, k in zip(full, killed):
+        assert_same(weights(k), weights(f))
 
 
 # -- 9. latest.json stays inside checkpoint/ ---------------------------------------------------------------

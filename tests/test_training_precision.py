@@ -15,12 +15,7 @@ from dislab.training import TrainConfig, open_run, resume, train
 from dislab.training import precision as prec
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def test_auto_follows_the_cpu_flags(monkeypatch):

@@ -34,6 +34,7 @@ import numpy as np
 
 from dislab.errors import DataError
 from dislab.metrics.sampling import Encode, as_generator, encode_factors
+from dislab.metrics.spec import MetricSpec, Score
 
 if TYPE_CHECKING:
     from dislab.data.base import FactorDataset
@@ -132,3 +133,18 @@ def beta_vae_score(dataset: FactorDataset, encode: Encode, *, seed: int = 0, bat
     xev, yev = beta_vae_examples(dataset, encode, int(n_eval), rng, batch_size=int(batch_size),
                                  desc="beta_vae_score eval")
     return beta_vae_accuracy(xtr, ytr, xev, yev, solver=solver, seed=seed)
+
+
+SPEC = MetricSpec(
+    name="beta_vae_score", title="BetaVAE score (Higgins et al. 2017)",
+    sampler=beta_vae_score, array=None,
+    scores=(
+        Score("beta_vae_score",
+          "BetaVAE score (Higgins et al. 2017): accuracy of a linear classifier naming "
+          "which factor was held fixed, from latent differences (held-out votes).",
+          "chance (1 / n_factors) to 1, higher = more disentangled", "higher"),
+        Score("train_accuracy",
+          "BetaVAE score's classifier on its training votes.",
+          "chance (1 / n_factors) to 1", "higher"),
+    ),
+)

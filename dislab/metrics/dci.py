@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -16,6 +17,11 @@ from tqdm.auto import tqdm
 from dislab import progress as bars
 from dislab.errors import ConfigError
 from dislab.metrics._validate import check_split, varying_factors
+from dislab.metrics.sampling import N_TEST, N_TRAIN, Encode, score_train_test
+from dislab.metrics.spec import MetricSpec, Score
+
+if TYPE_CHECKING:
+    from dislab.data.base import FactorDataset
 
 __all__ = ["dci", "PREDICTORS", "disentanglement_score", "completeness_score"]
 
@@ -374,3 +380,53 @@ def _fast_fallbacks(importance, varying, fits, seed) -> tuple[dict, float]:
                        f"moves D or C by up to {spread[k]:.3f} here: fitted with gbt")
         total = _tie_draw_spread(importance, varying, fits, remaining, rng) if remaining else 0.0
     return fallback, float(total)
+
+
+# -- the sampler: points of a dataset, encoded, at the published sizes -----------------------------
+def compute_dci(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_train: int = N_TRAIN,
+                n_test: int = N_TEST, batch_size: int = 64, **options) -> dict:
+    """DCI (:func:`dislab.metrics.dci.dci`) on 10,000 train / 5,000 test points (reference)."""
+    return score_train_test(dci, "dci", dataset, encode, seed, n_train, n_test, batch_size, options)
+
+
+def _default_options() -> dict:
+    """What ``evaluate`` passes: the fast predictor (the reference's boosting algorithm with
+    LightGBM growing the trees; docs/metrics.md "DCI" gives its agreement with "gbt"), or the
+    reference "gbt" itself (minutes per model) when LightGBM cannot be imported; factors fitted
+    on every core."""
+    try:
+        import lightgbm  # noqa: F401
+
+        predictor = "lightgbm"
+    except ImportError:  # a dependency, but a platform may lack its wheel: slow but faithful
+        predictor = "gbt"
+    return {"predictor": predictor, "n_jobs": -1}
+
+
+SPEC = MetricSpec(
+    name="dci", title="DCI (Eastwood & Williams 2018)",
+    sampler=compute_dci, array=dci,
+    per_level=True, default=True, options=_default_options,
+    scores=(
+        Score("disentanglement",
+          "DCI disentanglement (Eastwood & Williams 2018): how much each latent's "
+          "predictive importance concentrates on one factor.",
+          "0 to 1, higher = each latent predicts one factor", "higher"),
+        Score("completeness",
+          "DCI completeness: how much each factor is predicted by a single latent.",
+          "0 to 1, higher = each factor in one latent", "higher"),
+        Score("informativeness_train",
+          "DCI informativeness: accuracy of boosted trees predicting each factor from the "
+          "latents (training split).",
+          "0 to 1, higher = more information kept", "higher"),
+        Score("informativeness_test",
+          "DCI informativeness: accuracy of boosted trees predicting each factor from the "
+          "latents (held-out split).",
+          "0 to 1, higher = more information kept", "higher"),
+        Score("tie_spread",
+          "Fast DCI predictor only: the largest change of D or C when splits that several "
+          "latents make equally well are credited afresh at random (how much the scores "
+          "depend on tie-breaking).",
+          "0 to 0.01, lower = firmer", "diagnostic"),
+    ),
+)

@@ -34,6 +34,8 @@ score. They are not the reference D, C, I of :func:`dislab.metrics.dci` (boosted
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import os
 import warnings
 
@@ -42,6 +44,11 @@ import numpy as np
 from dislab.errors import ConfigError
 from dislab.metrics._validate import check_split, varying_factors
 from dislab.metrics.dci import completeness_score, disentanglement_score
+from dislab.metrics.sampling import N_TEST, N_TRAIN, Encode, score_train_test
+from dislab.metrics.spec import MetricSpec, Score
+
+if TYPE_CHECKING:
+    from dislab.data.base import FactorDataset
 
 __all__ = ["dci_es", "explicitness_from_curve", "CAPACITIES"]
 
@@ -161,3 +168,48 @@ def dci_es(codes_train, factors_train, codes_test, factors_test, *, capacities=C
         "baseline_loss": [float(v) for v in baseline],
         "skipped_factors": [int(k) for k in np.flatnonzero(~varying)],
     }
+
+
+# -- the sampler: points of a dataset, encoded, at the published sizes -----------------------------
+def compute_dci_es(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_train: int = N_TRAIN,
+                   n_test: int = N_TEST, batch_size: int = 64, **options) -> dict:
+    """DCI-ES (:func:`dislab.metrics.dci_es.dci_es`) on 10,000 train / 5,000 test points (DCI's
+    published sizes)."""
+    return score_train_test(dci_es, "dci_es", dataset, encode, seed, n_train, n_test, batch_size, options)
+
+
+def _default_options() -> dict:
+    """What ``evaluate`` passes: the probes of each factor fitted on every core."""
+    return {"n_jobs": -1}
+
+
+SPEC = MetricSpec(
+    name="dci_es", title="DCI-ES (Eastwood et al. 2023)",
+    sampler=compute_dci_es, array=dci_es,
+    options=_default_options,
+    scores=(
+        Score("explicitness",
+          "Explicitness E (Eastwood et al. 2023): one minus the area under the "
+          "loss-capacity curve of random-forest probes of growing depth, relative to a "
+          "straight drop from chance -- how little capacity reading the factors out needs.",
+          "-1 to 1, higher = more explicit", "higher"),
+        Score("size",
+          "Size S (Eastwood et al. 2023): number of factors over number of latents.",
+          "above 0; 1 = as many latents as factors, lower = larger representation", "higher"),
+        Score("disentanglement",
+          "DCI-ES's D: Eastwood & Williams' disentanglement from the importances of its "
+          "most informative random-forest probes.",
+          "0 to 1, higher = more disentangled", "higher"),
+        Score("completeness",
+          "DCI-ES's C, from the same probes.",
+          "0 to 1, higher = more complete", "higher"),
+        Score("informativeness_test",
+          "DCI-ES's I: held-out accuracy of those probes (R² for factors probed by "
+          "regression).",
+          "0 to 1, higher = more informative", "higher"),
+        Score("best_capacity",
+          "DCI-ES: the probe depth whose held-out loss was lowest (its importances give D "
+          "and C).",
+          "one of the capacities tried", "diagnostic"),
+    ),
+)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dislab.metrics.sampling import Encode, as_generator, encode_factors, sample_codes
+from dislab.metrics.spec import MetricSpec, Score
 
 if TYPE_CHECKING:
     from dislab.data.base import FactorDataset
@@ -121,3 +122,23 @@ def factor_vae_score(dataset: FactorDataset, encode: Encode, *, seed: int = 0, b
     out["n_kept"] = int(active.sum())
     out["votes"] = train_votes.tolist()
     return out
+
+
+SPEC = MetricSpec(
+    name="factor_vae_score", title="FactorVAE score (Kim & Mnih 2018)",
+    sampler=factor_vae_score, array=None,
+    scores=(
+        Score("factor_vae_score",
+          "FactorVAE score (Kim & Mnih 2018): majority-vote accuracy naming the fixed "
+          "factor from the latent of least normalised variance (held-out votes).",
+          "chance (1 / n_factors) to 1, higher = more disentangled", "higher"),
+        Score("train_accuracy",
+          "FactorVAE score's majority vote on its training votes.",
+          "chance (1 / n_factors) to 1", "higher"),
+        Score("n_kept",
+          "Codes the FactorVAE score lets vote: standard deviation over the data at least "
+          "0.05 (the reference's prune_dims; not dislab's active latents, which use the "
+          "KL).",
+          "0 to n_latents", "count"),
+    ),
+)

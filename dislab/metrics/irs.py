@@ -6,10 +6,17 @@ disentanglement_lib (``evaluation/metrics/irs.py``).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from dislab.metrics._validate import check_codes, check_factors, check_same_length
 from dislab.metrics.mig import histogram_discretize
+from dislab.metrics.sampling import N_TRAIN, Encode, score_one_set
+from dislab.metrics.spec import MetricSpec, Score
+
+if TYPE_CHECKING:
+    from dislab.data.base import FactorDataset
 
 __all__ = ["irs"]
 
@@ -83,3 +90,27 @@ def irs(codes, factors, *, diff_quantile: float = 0.99, n_bins: int = 20) -> dic
         "parents": [int(p) for p in parents],
         "num_active_dims": int(active.sum()),
     }
+
+
+# -- the sampler: points of a dataset, encoded, at the published sizes -----------------------------
+def compute_irs(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_train: int = N_TRAIN,
+                batch_size: int = 64, **options) -> dict:
+    """IRS (:func:`dislab.metrics.irs.irs`) of 10,000 random points (reference ``irs.num_train``)."""
+    return score_one_set(irs, "irs", dataset, encode, seed, n_train, batch_size, options)
+
+
+SPEC = MetricSpec(
+    name="irs", title="IRS (Suter et al. 2019)",
+    sampler=compute_irs, array=irs,
+    default=True,
+    scores=(
+        Score("irs",
+          "Interventional Robustness Score (Suter et al. 2019): how little a factor's most "
+          "informative latent moves when the other factors change.",
+          "0 to 1, higher = more robust", "higher"),
+        Score("num_active_dims",
+          "IRS's own count: codes whose variance over the data is not zero (the reference's "
+          "key; not dislab's active latents, which use the KL).",
+          "0 to n_latents", "count"),
+    ),
+)

@@ -14,6 +14,8 @@ factors, averaged over codes. It penalises a code that encodes several factors, 
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from dislab.metrics._validate import (
@@ -23,6 +25,11 @@ from dislab.metrics._validate import (
     check_same_length,
     varying_factors,
 )
+from dislab.metrics.sampling import N_TRAIN, Encode, score_one_set
+from dislab.metrics.spec import MetricSpec, Score
+
+if TYPE_CHECKING:
+    from dislab.data.base import FactorDataset
 
 __all__ = ["mig", "mig_sup", "histogram_discretize", "discrete_mutual_info", "discrete_entropy"]
 
@@ -213,3 +220,28 @@ def mig_sup(codes, factors, *, n_bins: int = 20, continuous_factors: bool = Fals
         "mig_sup_per_code": per_code,
         "skipped_factors": [int(k) for k in np.flatnonzero(~varying)],
     }
+
+
+# -- the sampler: points of a dataset, encoded, at the published sizes -----------------------------
+def compute_mig(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_train: int = N_TRAIN,
+                batch_size: int = 64, **options) -> dict:
+    """MIG (:func:`dislab.metrics.mig.mig`) of ``n_train`` = 10,000 random points (reference)."""
+    return score_one_set(mig, "mig", dataset, encode, seed, n_train, batch_size, options)
+
+
+SPEC = MetricSpec(
+    name="mig", title="MIG (Chen et al. 2018) and MIG-sup (Li et al. 2020)",
+    sampler=compute_mig, array=mig,
+    per_level=True, default=True,
+    scores=(
+        Score("mig",
+          "Mutual Information Gap (Chen et al. 2018): per factor, the gap in mutual "
+          "information between its two most informative latents, over the factor's entropy; "
+          "averaged.",
+          "0 to 1, higher = each factor captured by a single latent", "higher"),
+        Score("mig_sup",
+          "MIG-sup (Li et al. 2020): per latent, the gap between its two most informative "
+          "factors (normalised mutual information); averaged.",
+          "0 to 1, higher = each latent encodes one factor", "higher"),
+    ),
+)

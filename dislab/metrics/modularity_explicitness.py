@@ -5,6 +5,8 @@ Sec. 3, as evaluated by disentanglement_lib (``evaluation/metrics/modularity_exp
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import warnings
 
 import numpy as np
@@ -12,6 +14,11 @@ import numpy as np
 from dislab.errors import ConfigError
 from dislab.metrics._validate import check_split, varying_factors
 from dislab.metrics.mig import discrete_mutual_info, histogram_discretize
+from dislab.metrics.sampling import N_TEST, N_TRAIN, Encode, score_train_test
+from dislab.metrics.spec import MetricSpec, Score
+
+if TYPE_CHECKING:
+    from dislab.data.base import FactorDataset
 
 __all__ = ["modularity_explicitness", "modularity_from_mutual_info"]
 
@@ -144,3 +151,33 @@ def modularity_explicitness(codes_train, factors_train, codes_test, factors_test
         "mutual_info": mi.tolist(),
         "skipped_factors": [int(k) for k in np.flatnonzero(~varying)],
     }
+
+
+# -- the sampler: points of a dataset, encoded, at the published sizes -----------------------------
+def compute_modularity_explicitness(dataset: FactorDataset, encode: Encode, *, seed: int = 0,
+                                    n_train: int = N_TRAIN, n_test: int = N_TEST,
+                                    batch_size: int = 64, **options) -> dict:
+    """Modularity and explicitness (:mod:`dislab.metrics.modularity_explicitness`) on 10,000
+    train / 5,000 test points (reference)."""
+    return score_train_test(modularity_explicitness, "modularity", dataset, encode, seed, n_train, n_test,
+                            batch_size, options)
+
+
+SPEC = MetricSpec(
+    name="modularity_explicitness", title="Modularity and explicitness (Ridgeway & Mozer 2018)",
+    sampler=compute_modularity_explicitness, array=modularity_explicitness,
+    default=True,
+    scores=(
+        Score("modularity",
+          "Modularity (Ridgeway & Mozer 2018): how much each latent depends on at most one "
+          "factor (from mutual information).",
+          "0 to 1, higher = more modular", "higher"),
+        Score("explicitness_train",
+          "Explicitness (Ridgeway & Mozer 2018): mean one-vs-rest ROC AUC of a linear "
+          "classifier of each factor value (training split).",
+          "0.5 (chance) to 1, higher = linearly decodable", "higher"),
+        Score("explicitness_test",
+          "Explicitness: the same ROC AUC on the held-out split.",
+          "0.5 (chance) to 1, higher = linearly decodable", "higher"),
+    ),
+)

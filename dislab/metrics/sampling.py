@@ -1,18 +1,8 @@
-"""Samplers: draw points from a FactorDataset, encode them, and call the array metrics with the
-field's published sample sizes (disentanglement_lib ``config/unsupervised_study_v1/metric_configs``):
-
-=========================  ===========================  ==========================================
-registry name              sampler                      points (train / test)
-=========================  ===========================  ==========================================
-``mig``                    :func:`compute_mig`          10,000
-``dci``                    :func:`compute_dci`          10,000 / 5,000
-``sap``                    :func:`compute_sap`          10,000 / 5,000
-``modularity_explicitness`` :func:`compute_modularity_explicitness`  10,000 / 5,000
-``irs``                    :func:`compute_irs`          10,000
-``unsupervised``           :func:`compute_unsupervised` 10,000 (any dataset, factors or not)
-``infomec``                :func:`compute_infomec`      10,000
-``dci_es``                 :func:`compute_dci_es`       10,000 / 5,000
-=========================  ===========================  ==========================================
+"""The sampling machinery every metric's sampler uses: draw points from a FactorDataset, encode
+them (:class:`ModelEncoder`, cached by image index), split them into train / test sets, at the
+field's published sample sizes (disentanglement_lib ``config/unsupervised_study_v1/metric_configs``:
+:data:`N_TRAIN` = 10,000 and :data:`N_TEST` = 5,000). Each metric's own sampler lives in its module
+beside its array function (``dislab.metrics.mig.compute_mig``), declared in its ``SPEC``.
 
 Every sampler has the registry signature ``fn(dataset, encode, *, seed, **options) -> dict``:
 
@@ -25,10 +15,11 @@ Every sampler has the registry signature ``fn(dataset, encode, *, seed, **option
   individual points differ, not their distribution). Two metrics with the same seed therefore
   see the same points, and a :class:`ModelEncoder` encodes each image of a dataset only once.
 * ``n_train`` / ``n_test`` override the sizes; remaining keyword options go to the array metric,
-  and ``seed`` also becomes the array metric's ``seed`` (its predictors' random state) if it has one.
+  and ``seed`` also becomes the array metric's ``seed`` (its predictors' random state) if it has one
+  (:func:`with_seed`).
 
-:func:`compute_udr` is the multi-model sampler (not in the registry): it encodes several models
-on the same inputs and collects each latent's mean KL for :func:`dislab.metrics.udr.udr`.
+:func:`compute_udr` is the multi-model sampler: it encodes several models on the same inputs and
+collects each latent's mean KL for :func:`dislab.metrics.udr.udr`.
 """
 from __future__ import annotations
 
@@ -234,7 +225,7 @@ def sample_codes(dataset: FactorDataset, encode: Encode, n: int, rng: np.random.
     return encode_indices(dataset, encode, index, batch_size=batch_size, desc=desc), factors
 
 
-def _with_seed(fn, seed: int, options: dict) -> dict:
+def with_seed(fn, seed: int, options: dict) -> dict:
     """``options`` plus ``seed=seed`` when the array function takes a seed (its predictors'
     random_state), so one seed fixes both the points and the fits."""
     import inspect
@@ -244,129 +235,30 @@ def _with_seed(fn, seed: int, options: dict) -> dict:
     return options
 
 
-def _train_test(dataset, encode, seed, n_train, n_test, batch_size, name):
+def score_one_set(array_fn, name: str, dataset: FactorDataset, encode: Encode, seed: int, n_train: int,
+                  batch_size: int, options: dict) -> dict:
+    """``array_fn(codes, factors, **options)`` on ``n_train`` random points of a dataset with
+    factors (the samplers of MIG, IRS, InfoMEC); ``seed`` draws the points and seeds the array
+    function where it takes one."""
+    dataset.require_factors(f"the {name} metric")
+    codes, factors = sample_codes(dataset, encode, n_train, seed, batch_size=batch_size, desc=name)
+    return array_fn(codes, factors, **with_seed(array_fn, seed, options))
+
+
+def score_train_test(array_fn, name: str, dataset: FactorDataset, encode: Encode, seed: int, n_train: int,
+                     n_test: int, batch_size: int, options: dict) -> dict:
+    """``array_fn(codes_train, factors_train, codes_test, factors_test, **options)`` on a training
+    set then a test set drawn from one generator (the samplers of DCI, SAP, modularity, DCI-ES)."""
+    return array_fn(*train_test_codes(dataset, encode, seed, n_train, n_test, batch_size, name),
+                    **with_seed(array_fn, seed, options))
+
+
+def train_test_codes(dataset, encode, seed, n_train, n_test, batch_size, name):
     dataset.require_factors(f"the {name} metric")
     rng = as_generator(seed)
     c_tr, f_tr = sample_codes(dataset, encode, n_train, rng, batch_size=batch_size, desc=f"{name} train")
     c_te, f_te = sample_codes(dataset, encode, n_test, rng, batch_size=batch_size, desc=f"{name} test")
     return c_tr, f_tr, c_te, f_te
-
-
-def compute_mig(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_train: int = N_TRAIN,
-                batch_size: int = 64, **options) -> dict:
-    """MIG (:func:`dislab.metrics.mig.mig`) of ``n_train`` = 10,000 random points (reference)."""
-    from dislab.metrics.mig import mig
-
-    dataset.require_factors("the mig metric")
-    codes, factors = sample_codes(dataset, encode, n_train, seed, batch_size=batch_size, desc="mig")
-    return mig(codes, factors, **_with_seed(mig, seed, options))
-
-
-def compute_dci(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_train: int = N_TRAIN,
-                n_test: int = N_TEST, batch_size: int = 64, **options) -> dict:
-    """DCI (:func:`dislab.metrics.dci.dci`) on 10,000 train / 5,000 test points (reference)."""
-    from dislab.metrics.dci import dci
-
-    return dci(*_train_test(dataset, encode, seed, n_train, n_test, batch_size, "dci"),
-               **_with_seed(dci, seed, options))
-
-
-def compute_sap(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_train: int = N_TRAIN,
-                n_test: int = N_TEST, batch_size: int = 64, **options) -> dict:
-    """SAP (:func:`dislab.metrics.sap.sap`) on 10,000 train / 5,000 test points (reference)."""
-    from dislab.metrics.sap import sap
-
-    return sap(*_train_test(dataset, encode, seed, n_train, n_test, batch_size, "sap"),
-               **_with_seed(sap, seed, options))
-
-
-def compute_modularity_explicitness(dataset: FactorDataset, encode: Encode, *, seed: int = 0,
-                                    n_train: int = N_TRAIN, n_test: int = N_TEST,
-                                    batch_size: int = 64, **options) -> dict:
-    """Modularity and explicitness (:mod:`dislab.metrics.modularity_explicitness`) on 10,000
-    train / 5,000 test points (reference)."""
-    from dislab.metrics.modularity_explicitness import modularity_explicitness
-
-    return modularity_explicitness(
-        *_train_test(dataset, encode, seed, n_train, n_test, batch_size, "modularity"),
-        **_with_seed(modularity_explicitness, seed, options))
-
-
-def compute_irs(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_train: int = N_TRAIN,
-                batch_size: int = 64, **options) -> dict:
-    """IRS (:func:`dislab.metrics.irs.irs`) of 10,000 random points (reference ``irs.num_train``)."""
-    from dislab.metrics.irs import irs
-
-    dataset.require_factors("the irs metric")
-    codes, factors = sample_codes(dataset, encode, n_train, seed, batch_size=batch_size, desc="irs")
-    return irs(codes, factors, **_with_seed(irs, seed, options))
-
-
-def compute_infomec(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_train: int = N_TRAIN,
-                    batch_size: int = 64, **options) -> dict:
-    """InfoMEC (:func:`dislab.metrics.infomec.infomec`) of 10,000 random points (the authors
-    score their validation split; 10,000 is the field's size for the other metrics)."""
-    from dislab.metrics.infomec import infomec
-
-    dataset.require_factors("the infomec metric")
-    codes, factors = sample_codes(dataset, encode, n_train, seed, batch_size=batch_size, desc="infomec")
-    return infomec(codes, factors, **_with_seed(infomec, seed, options))
-
-
-def compute_dci_es(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_train: int = N_TRAIN,
-                   n_test: int = N_TEST, batch_size: int = 64, **options) -> dict:
-    """DCI-ES (:func:`dislab.metrics.dci_es.dci_es`) on 10,000 train / 5,000 test points (DCI's
-    published sizes)."""
-    from dislab.metrics.dci_es import dci_es
-
-    return dci_es(*_train_test(dataset, encode, seed, n_train, n_test, batch_size, "dci_es"),
-                  **_with_seed(dci_es, seed, options))
-
-
-def compute_unsupervised(dataset: FactorDataset, encode: Encode, *, seed: int = 0,
-                         n_train: int = N_TRAIN, batch_size: int = 64, **options) -> dict:
-    """:func:`dislab.metrics.unsupervised.unsupervised_metrics` of 10,000 random images (reference
-    ``unsupervised_metrics.num_train``); works on datasets without factors."""
-    from dislab.metrics.unsupervised import unsupervised_metrics
-
-    if int(n_train) != n_train or n_train < 1:
-        raise ValueError(f"number of points must be a positive integer, got {n_train}")
-    rng = as_generator(seed)
-    index = (dataset.index_of(dataset.sample_factors(int(n_train), rng)) if dataset.has_factors
-             else dataset.sample_indices(int(n_train), rng))  # the points sample_codes draws
-    codes = encode_indices(dataset, encode, index, batch_size=batch_size, desc="unsupervised")
-    if hasattr(encode, "posterior") and options.get("kl") is None:
-        # dislab's active latents (n_active): mean KL to the model's prior over the same points
-        from dislab.metrics.active import mean_kl_per_latent
-
-        mu, logvar = encode.posterior(dataset, index, desc="unsupervised")
-        options = {**options, "kl": mean_kl_per_latent(getattr(encode.model, "prior", None), mu, logvar,
-                                                       seed=seed)}
-    return unsupervised_metrics(codes, **options)
-
-
-# the array function each sampler passes its remaining options to ("module:function"), so that
-# evaluate can check option names and record every default
-for _sampler, _target in ((compute_mig, "dislab.metrics.mig:mig"), (compute_dci, "dislab.metrics.dci:dci"),
-                          (compute_sap, "dislab.metrics.sap:sap"),
-                          (compute_modularity_explicitness,
-                           "dislab.metrics.modularity_explicitness:modularity_explicitness"),
-                          (compute_irs, "dislab.metrics.irs:irs"),
-                          (compute_infomec, "dislab.metrics.infomec:infomec"),
-                          (compute_dci_es, "dislab.metrics.dci_es:dci_es"),
-                          (compute_unsupervised, "dislab.metrics.unsupervised:unsupervised_metrics")):
-    _sampler.array_metric = _target
-
-
-def array_metric(sampler):
-    """The array function behind a sampler (None for self-contained ones like beta_vae_score)."""
-    import importlib
-
-    target = getattr(sampler, "array_metric", None)
-    if target is None:
-        return None
-    module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
 
 
 def kl_is_the_priors(model) -> bool:
@@ -435,3 +327,17 @@ def compute_udr(dataset: FactorDataset, models: Sequence, *, seed: int = 0, n_po
     out = udr(codes, kls, method=method, kl_threshold=kl_threshold, seed=seed)
     out["kl"] = [k.tolist() for k in kls]
     return out
+
+
+_MOVED = {"compute_mig": "mig", "compute_dci": "dci", "compute_sap": "sap",
+          "compute_modularity_explicitness": "modularity_explicitness", "compute_irs": "irs",
+          "compute_infomec": "infomec", "compute_dci_es": "dci_es", "compute_unsupervised": "unsupervised"}
+
+
+def __getattr__(name: str):
+    # the samplers' former home: each now lives in its metric's module
+    if name in _MOVED:
+        import importlib
+
+        return getattr(importlib.import_module(f"dislab.metrics.{_MOVED[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,11 +6,18 @@ Unlabeled Observations", ICLR 2018, Sec. 3, as evaluated by disentanglement_lib
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import warnings
 
 import numpy as np
 
 from dislab.metrics._validate import check_min_codes, check_split, varying_factors
+from dislab.metrics.sampling import N_TEST, N_TRAIN, Encode, score_train_test
+from dislab.metrics.spec import MetricSpec, Score
+
+if TYPE_CHECKING:
+    from dislab.data.base import FactorDataset
 
 __all__ = ["sap", "sap_score_matrix"]
 
@@ -102,3 +109,23 @@ def sap(codes_train, factors_train, codes_test, factors_test, *, continuous: boo
         "score_matrix": s.tolist(),
         "skipped_factors": [int(k) for k in np.flatnonzero(~varying)],
     }
+
+
+# -- the sampler: points of a dataset, encoded, at the published sizes -----------------------------
+def compute_sap(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_train: int = N_TRAIN,
+                n_test: int = N_TEST, batch_size: int = 64, **options) -> dict:
+    """SAP (:func:`dislab.metrics.sap.sap`) on 10,000 train / 5,000 test points (reference)."""
+    return score_train_test(sap, "sap", dataset, encode, seed, n_train, n_test, batch_size, options)
+
+
+SPEC = MetricSpec(
+    name="sap", title="SAP (Kumar et al. 2018)",
+    sampler=compute_sap, array=sap,
+    default=True,
+    scores=(
+        Score("sap",
+          "Separated Attribute Predictability (Kumar et al. 2018): per factor, the gap in "
+          "prediction accuracy between its two best single latents; averaged.",
+          "0 to 1, higher = each factor predictable from one latent only", "higher"),
+    ),
+)

@@ -54,6 +54,7 @@ from typing import Sequence
 import numpy as np
 
 from dislab.metrics.active import ACTIVE_KL_THRESHOLD
+from dislab.metrics.spec import MetricSpec, Score
 
 METHODS = ("spearman", "lasso")
 
@@ -213,3 +214,31 @@ def _lasso_similarity(za: np.ndarray, zb: np.ndarray, seed: int) -> np.ndarray:
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(za, zb)
     return np.abs(np.atleast_2d(model.coef_)).T.reshape(za.shape[1], zb.shape[1])
+
+
+SPEC = MetricSpec(
+    name="udr", title="UDR (Duan et al. 2020)",
+    sampler=None, array=None,
+    scores=(
+        Score("udr",
+          "Unsupervised Disentanglement Ranking (Duan et al. 2020): agreement of this "
+          "model's latents with other seeds' models.",
+          "0 to 1, higher = more disentangled", "higher", alias_of="udr_spearman"),
+        Score("udr_lasso",
+          "UDR (Duan et al. 2020) from Lasso similarity matrices between this model's "
+          "latents and each other seed's, median over those pairs.",
+          "0 to 1, higher = more disentangled", "higher"),
+        Score("udr_spearman",
+          "UDR (Duan et al. 2020) from Spearman correlation matrices between this model's "
+          "latents and each other seed's, median over those pairs.",
+          "0 to 1, higher = more disentangled", "higher"),
+        Score("group_size",
+          "Trained seeds of this model's setting that UDR compared it with (itself "
+          "included).",
+          "2 or more", "count"),
+        Score("n_active",
+          "Latents UDR counted as active in this model: mean KL above the threshold (0.1 "
+          "nats by default).",
+          "0 to n_latents", "count"),
+    ),
+)

@@ -27,11 +27,18 @@ correlation (contributing 0) and of the Wasserstein covariance terms exactly as 
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from dislab.metrics._validate import check_codes
 from dislab.metrics.active import ACTIVE_KL_THRESHOLD, n_active
 from dislab.metrics.mig import discrete_mutual_info, histogram_discretize
+from dislab.metrics.sampling import N_TRAIN, Encode, as_generator, encode_indices
+from dislab.metrics.spec import MetricSpec, Score
+
+if TYPE_CHECKING:
+    from dislab.data.base import FactorDataset
 
 ACTIVE_VARIANCE_THRESHOLD = 0.01  # Burda et al. 2016, Sec. 5.2
 N_BINS = 20  # disentanglement_lib unsupervised_study_v1 metric config (discretizer.num_bins)
@@ -140,3 +147,55 @@ def unsupervised_metrics(codes, *, kl=None, n_bins: int = N_BINS,
         out["n_active"] = n_active(kl, threshold=kl_threshold)
         out["mean_kl"] = kl.tolist()
     return out
+
+
+# -- the sampler: points of a dataset, encoded, at the published sizes -----------------------------
+def compute_unsupervised(dataset: FactorDataset, encode: Encode, *, seed: int = 0,
+                         n_train: int = N_TRAIN, batch_size: int = 64, **options) -> dict:
+    """:func:`dislab.metrics.unsupervised.unsupervised_metrics` of 10,000 random images (reference
+    ``unsupervised_metrics.num_train``); works on datasets without factors."""
+    if int(n_train) != n_train or n_train < 1:
+        raise ValueError(f"number of points must be a positive integer, got {n_train}")
+    rng = as_generator(seed)
+    index = (dataset.index_of(dataset.sample_factors(int(n_train), rng)) if dataset.has_factors
+             else dataset.sample_indices(int(n_train), rng))  # the points sample_codes draws
+    codes = encode_indices(dataset, encode, index, batch_size=batch_size, desc="unsupervised")
+    if hasattr(encode, "posterior") and options.get("kl") is None:
+        # dislab's active latents (n_active): mean KL to the model's prior over the same points
+        from dislab.metrics.active import mean_kl_per_latent
+
+        mu, logvar = encode.posterior(dataset, index, desc="unsupervised")
+        options = {**options, "kl": mean_kl_per_latent(getattr(encode.model, "prior", None), mu, logvar,
+                                                       seed=seed)}
+    return unsupervised_metrics(codes, **options)
+
+
+SPEC = MetricSpec(
+    name="unsupervised", title="Unsupervised scores (Locatello et al. 2019)",
+    sampler=compute_unsupervised, array=unsupervised_metrics,
+    needs_factors=False, default=True,
+    scores=(
+        Score("gaussian_total_correlation",
+          "Total correlation of a Gaussian fitted to the latent means, in nats.",
+          "≥ 0, lower = more independent latents", "lower"),
+        Score("gaussian_wasserstein_correlation",
+          "Wasserstein distance between that Gaussian and its diagonal (independent) "
+          "version.",
+          "≥ 0, lower = more independent latents", "lower"),
+        Score("gaussian_wasserstein_correlation_norm",
+          "The same, divided by the total variance of the latents.",
+          "0 to 1, lower = more independent latents", "lower"),
+        Score("mutual_info_score",
+          "Mean mutual information between pairs of discretised latents, in nats.",
+          "≥ 0, lower = more independent latents", "lower"),
+        Score("n_active",
+          "Active latents: mean KL of the posterior to the prior over the data above 0.1 "
+          "nats (dislab's one definition, the same as the KL chart and dislab traverse / "
+          "diagnose).",
+          "0 to n_latents", "count"),
+        Score("n_active_units",
+          "Active units (Burda et al. 2016): latents whose posterior mean varies over the "
+          "data (variance above 0.01).",
+          "0 to n_latents", "count"),
+    ),
+)

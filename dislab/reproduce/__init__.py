@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dislab.registry import Registry
+from dislab.runs.layout import STUDY_JSON
 
 REPRODUCTIONS = Registry("reproduction", {
     "chen2018": "dislab.reproduce.chen2018:Chen2018",
@@ -43,7 +44,7 @@ def reproduce(name: str, budget: str, out: str | os.PathLike, *, workers: int | 
     out = Path(out)
     summary = None
     if check_only:
-        if not (out / "study.json").is_file():
+        if not (out / STUDY_JSON).is_file():
             raise RunError(f"{out}: no study here (study.json missing); run `dislab reproduce {name} "
                            f"--budget {budget} --out {out}` without --check-only first")
     else:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from dislab.io import atomic_path, atomic_write_text, read_json
+from dislab.runs.layout import EVALUATION
 from dislab.studies.folder import StudyFolder
 
 TABLE_CSV = "results.csv"
@@ -81,7 +82,7 @@ def rows(folder: str | os.PathLike) -> tuple[list[dict[str, Any]], list[str], li
             if k not in config_cols:
                 config_cols.append(k)
         row.update({k: v for k, v in cfg.items() if k not in row})
-        ev_path = run_dir / "evaluation.json"
+        ev_path = run_dir / EVALUATION
         if ev_path.is_file():
             try:
                 sc = _scores(read_json(ev_path))

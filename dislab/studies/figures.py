@@ -18,11 +18,13 @@ from typing import Any
 
 import numpy as np
 
-# score columns that count things rather than score them
-# counts and diagnostics of a score, not scores to rank models by
-NOT_SCORES = ("udr.group_size", "udr.n_active", "udr.udr", "factor_vae_score.n_kept", "irs.num_active_dims",
-              "unsupervised.n_active", "unsupervised.n_active_units", "dci.tie_spread",
-              "infomec.n_active", "dci_es.best_capacity")
+def not_scores() -> set[str]:
+    """Columns ``"metric.key"`` that count things or describe an estimate, or repeat another
+    column (``MetricSpec`` scores whose direction is count / diagnostic, or an alias): not scores
+    to rank models by."""
+    from dislab.metrics.spec import all_specs
+
+    return {f"{spec.name}.{s.key}" for spec in all_specs() for s in spec.scores if not s.ranks_models}
 
 
 def _safe(name: str) -> str:
@@ -31,9 +33,9 @@ def _safe(name: str) -> str:
 
 def score_columns(table: list[dict[str, Any]], scores: list[str]) -> list[str]:
     """Score columns with at least one finite number and some spread, minus counts."""
-    out = []
+    out, skip = [], not_scores()
     for c in scores:
-        if c in NOT_SCORES:
+        if c in skip:
             continue
         vals = _finite([r.get(c) for r in table])
         if len(vals):

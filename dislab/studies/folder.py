@@ -25,10 +25,10 @@ from typing import Any
 
 from dislab.errors import RunError
 from dislab.io import read_json, write_json
+from dislab.runs.layout import STUDY_JSON, STUDY_LOCKS, STUDY_LOGS, STUDY_RUNS, STUDY_STATUS  # noqa: F401
 from dislab.studies.study import RunSpec, Study
 
 PRODUCER = "dislab.studies"
-STUDY_JSON = "study.json"
 
 
 class StudyFolder:
@@ -43,16 +43,16 @@ class StudyFolder:
         return self.path / STUDY_JSON
 
     def run_dir(self, name: str) -> Path:
-        return self.path / "runs" / name
+        return self.path / STUDY_RUNS / name
 
     def lock_path(self, name: str) -> Path:
-        return self.path / "locks" / f"{name}.lock"
+        return self.path / STUDY_LOCKS / f"{name}.lock"
 
     def status_path(self, name: str) -> Path:
-        return self.path / "status" / f"{name}.json"
+        return self.path / STUDY_STATUS / f"{name}.json"
 
     def log_path(self, name: str) -> Path:
-        return self.path / "logs" / f"{name}.log"
+        return self.path / STUDY_LOGS / f"{name}.log"
 
     # -- the study ---------------------------------------------------------------------------
     def write_study(self, study: Study) -> Study:

@@ -18,6 +18,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from dislab.runs.layout import CHECKPOINT, CONFIG, EVALUATION, REPORT
 from dislab.studies.folder import StudyFolder
 from dislab.studies.locking import RunLock
 from dislab.studies.study import RunSpec
@@ -44,7 +45,7 @@ def training_step(run_dir: Path) -> tuple[int, int] | None:
     from dislab.errors import DislabError
     from dislab.training import open_run
 
-    if not (run_dir / "config.json").is_file():
+    if not (run_dir / CONFIG).is_file():
         return None
     try:
         run = open_run(run_dir)
@@ -58,7 +59,7 @@ def evaluated_metrics(run_dir: Path) -> set[str]:
     current step (``dislab evaluate`` drops the others when it next writes)."""
     from dislab.io import read_json
 
-    p = run_dir / "evaluation.json"
+    p = run_dir / EVALUATION
     st = training_step(run_dir)
     if not p.is_file() or st is None:
         return set()
@@ -82,7 +83,7 @@ def missing_stages(folder: StudyFolder, run: RunSpec, metrics: Sequence[str] | N
     done = evaluated_metrics(run_dir)
     if "train" in todo or (metrics is None and not done) or (metrics is not None and not set(metrics) <= done):
         todo.append("evaluate")
-    if report and (todo or not (run_dir / "report.html").is_file()):
+    if report and (todo or not (run_dir / REPORT).is_file()):
         todo.append("report")
     return todo
 
@@ -97,7 +98,7 @@ def _train(run: RunSpec, run_dir: Path) -> None:
     from dislab.errors import DislabError, RunError
     from dislab.training import open_run, resume, train
     from dislab.training.checkpoint import latest_step
-    from dislab.training.run import CONFIG, remove_stale_temporaries
+    from dislab.training.run import remove_stale_temporaries
 
     keep = ("the sweep does not delete a run folder, which may hold weights, an evaluation or your "
             "files: repair it or move it away, then rerun with --retry-failed")
@@ -110,7 +111,7 @@ def _train(run: RunSpec, run_dir: Path) -> None:
     else:
         try:
             opened = open_run(run_dir)
-            _ = opened.config, opened.model_name, latest_step(run_dir / "checkpoint")
+            _ = opened.config, opened.model_name, latest_step(run_dir / CHECKPOINT)
         except (DislabError, ValueError, KeyError, TypeError) as e:
             raise RunError(f"{run_dir}: cannot be resumed ({e}); {keep}") from None
         resume(run_dir, progress=True)
@@ -128,7 +129,7 @@ def check_finite_log(run_dir: Path) -> None:
 
 
 def _evaluate(run_dir: Path, metrics: Sequence[str] | None, options: dict[str, Any]) -> None:
-    from dislab.metrics import evaluate
+    from dislab.runs import evaluate
 
     if metrics is None:
         evaluate(run_dir, progress=False, **options)

@@ -43,6 +43,7 @@ from dislab.errors import ConfigError, RunError
 from dislab.io import atomic_write_text
 from dislab.training.fit import match_layout
 from dislab.training.precision import DTYPES, resolve_precision
+from dislab.runs.layout import CHECKPOINT, CHECKPOINT_STATE, TRAIN_LOG
 
 
 # -- the vectorised step (pure; tested against lone models) ---------------------------------------
@@ -127,7 +128,7 @@ class _Member:
         self.groups, self.optimizers = build_optimizers(self.model, config)
         state = load_checkpoint(run.path / CHECKPOINT, model=self.model, optimizers=self.optimizers)
         self.interval = restore_log_interval(state.get("log_interval"),
-                                             read_manifest(run.path / CHECKPOINT)[1] / "state.json", device)
+                                             read_manifest(run.path / CHECKPOINT)[1] / CHECKPOINT_STATE, device)
         run.weights_in_force()  # root weights = the checkpoint (a kill between the two writes)
         # load_checkpoint restored torch's generators to this run's: keep them as its own
         self.generator = torch.Generator(device=device)
@@ -137,6 +138,7 @@ class _Member:
         self.np_rng.bit_generator.state = state["numpy_rng"]
         self.step = int(state["step"])
         self.wall_time = float(state.get("wall_time_s") or 0.0)
+        self.threads = state.get("torch_threads")  # the count its checkpoint was written with
         rows = [r for r in read_log(run.path / TRAIN_LOG) if r.get("step", 0) <= self.step]
         atomic_write_text(run.path / TRAIN_LOG, "".join(json.dumps(r) + "\n" for r in rows))
 
@@ -161,8 +163,9 @@ def train_stacked(configs: Sequence, outs: Sequence[str | Path], *, progress: bo
     from dislab.errors import DislabError
     from dislab.training import TrainConfig, init_run, select_device
     from dislab.training.checkpoint import read_manifest
-    from dislab.training.fit import rebuild_step0
-    from dislab.training.run import CONFIG, CHECKPOINT, Run, remove_stale_temporaries, run_lock
+    from dislab.training.fit import thread_count, rebuild_step0
+    from dislab.runs.layout import CONFIG
+    from dislab.training.run import Run, remove_stale_temporaries, run_lock
 
     configs = [c if isinstance(c, TrainConfig) else TrainConfig.from_dict(c) for c in configs]
     outs = [Path(o) for o in outs]
@@ -192,7 +195,10 @@ def train_stacked(configs: Sequence, outs: Sequence[str | Path], *, progress: bo
             if m is not None and m.step < m.config.steps:
                 by_step.setdefault(m.step, []).append(i)
         for start, idx in sorted(by_step.items()):
-            for i, err in zip(idx, _fit_stacked([members[i] for i in idx], dataset, dev, start, progress)):
+            # as resume does: the thread count of the checkpoint (CPU reductions depend on it)
+            with thread_count(members[idx[0]].threads, members[idx[0]].path):
+                done = _fit_stacked([members[i] for i in idx], dataset, dev, start, progress)
+            for i, err in zip(idx, done):
                 errors[i] = err
     return errors
 
@@ -271,7 +277,7 @@ def _fit_stacked(members: list[_Member], dataset, device: torch.device, step: in
     group_params = {g: [params[n] for n in gn] for g, gn in group_names.items()}
     n_latents = int(getattr(template.config, "n_latents", 0))
     dtype = next(iter(params.values())).dtype
-    logs = {i: open(members[i].path / "train_log.jsonl", "a", encoding="utf-8") for i in alive}
+    logs = {i: open(members[i].path / TRAIN_LOG, "a", encoding="utf-8") for i in alive}
     # the log interval each checkpoint was taken in (equal for runs at one step; else start anew)
     saved = [members[i].interval for i in alive]
     term_names: list[str] | None = saved[0][0] or None
@@ -308,7 +314,7 @@ def _fit_stacked(members: list[_Member], dataset, device: torch.device, step: in
                 bad = [j for j, ok in enumerate(finite) if not ok]
                 for j in bad:
                     i = alive[j]
-                    last = latest_step(members[i].path / "checkpoint")
+                    last = latest_step(members[i].path / CHECKPOINT)
                     bad_terms = [f"{n} ({v})" for n, v in zip(term_names, values[j].tolist()) if not np.isfinite(v)]
                     errors[i] = NonFiniteLossError(
                         f"non-finite {', '.join(bad_terms)} at step {step}; stopped before updating the "

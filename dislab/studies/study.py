@@ -99,7 +99,7 @@ class Study:
     swept: tuple[str, ...]
     metrics: tuple[str, ...] | None = None
     udr: UDRSpec = field(default_factory=UDRSpec)
-    evaluate: dict = field(default_factory=dict)  # keyword options of dislab.metrics.evaluate
+    evaluate: dict = field(default_factory=dict)  # keyword options of dislab.runs.evaluate
     report: dict = field(default_factory=dict)  # keyword options of dislab.viz.report.write_report
     source: dict = field(default_factory=dict)  # the parsed file, kept in study.json for the record
 

@@ -23,10 +23,10 @@ import numpy as np
 from dislab import progress as bars
 from dislab.errors import ConfigError
 from dislab.io import read_json, write_json
+from dislab.runs.layout import EVALUATION, UDR_JSON
 from dislab.studies.folder import PRODUCER, StudyFolder
 from dislab.studies.locking import RunLock
 
-UDR_JSON = "udr.json"
 
 
 def encode_group(run_dirs: list[Path], n_points: int, seed: int, *, device: str = "cpu",
@@ -68,7 +68,7 @@ def merge_evaluation(run_dir: Path, block: dict[str, Any], parameters: dict[str,
     if not lock.acquire(timeout=timeout):
         raise TimeoutError(f"{run_dir.name}: its lock is held by {lock.holder()}; try again later")
     try:
-        path = run_dir / "evaluation.json"
+        path = run_dir / EVALUATION
         data = read_json(path) if path.is_file() else {}
         data.pop("dislab", None)
         if not isinstance(data.get("metrics"), dict):

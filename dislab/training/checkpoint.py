@@ -36,9 +36,10 @@ from safetensors import SafetensorError, safe_open
 from dislab.errors import DislabError, RunError
 from dislab.io import atomic_path, read_json, write_json
 from dislab.io import save_tensors as save_file  # a failed write is an OSError naming the file
+from dislab.runs.layout import (CHECKPOINT_FILES, CHECKPOINT_OPTIMIZERS, CHECKPOINT_RNG, CHECKPOINT_STATE,
+                                CHECKPOINT_WEIGHTS, MANIFEST)
 
 PRODUCER = "dislab.training"
-MANIFEST = "latest.json"
 # The only names latest.json may give: a folder of checkpoint/ itself, never a path elsewhere.
 FOLDER_PATTERN = re.compile(r"step-(\d{9,18})")  # f"step-{step:09d}"
 # What to do when a checkpoint file cannot be read: the run's weights are only as good as it.
@@ -243,10 +244,10 @@ def save_checkpoint(ckpt_dir: Path, *, step: int, model: torch.nn.Module,
     tmp.mkdir()
     opt_tensors, opt_meta = _optimizer_payload(optimizers)
     meta = {"step": str(step)}
-    save_file(model_tensors(model), str(tmp / "model.safetensors"), metadata=meta)
-    save_file(opt_tensors, str(tmp / "optimizer.safetensors"), metadata=meta)
-    save_file(rng_tensors(), str(tmp / "rng.safetensors"), metadata=meta)
-    write_json(tmp / "state.json", {
+    save_file(model_tensors(model), str(tmp / CHECKPOINT_WEIGHTS), metadata=meta)
+    save_file(opt_tensors, str(tmp / CHECKPOINT_OPTIMIZERS), metadata=meta)
+    save_file(rng_tensors(), str(tmp / CHECKPOINT_RNG), metadata=meta)
+    write_json(tmp / CHECKPOINT_STATE, {
         "step": step,
         "numpy_rng": np_rng.bit_generator.state,
         "optimizers": opt_meta,
@@ -277,30 +278,30 @@ def load_checkpoint(ckpt_dir: Path, *, model: torch.nn.Module,
     if found is None:
         raise RunError(f"{ckpt_dir}: no checkpoint to resume from ({MANIFEST} missing)")
     step, folder = found
-    files = ["model.safetensors", "optimizer.safetensors", "rng.safetensors", "state.json"]
+    files = list(CHECKPOINT_FILES)
     missing = [f for f in files if not (folder / f).is_file()]
     if missing:
         raise RunError(f"{folder}: incomplete checkpoint, missing {missing}; {DAMAGED}")
     # read every file before changing anything, so a damaged one leaves model and optimizers as
     # they were
-    state = read_state(folder / "state.json")
+    state = read_state(folder / CHECKPOINT_STATE)
     absent = [k for k in ("step", "numpy_rng", "optimizers") if k not in state]
     if absent or state["step"] != step:
-        raise RunError(f"{folder / 'state.json'}: expected the keys step (= {step}), numpy_rng and "
+        raise RunError(f"{folder / CHECKPOINT_STATE}: expected the keys step (= {step}), numpy_rng and "
                        f"optimizers, found step={state.get('step')!r}, missing {absent}; {DAMAGED}")
-    weights, _ = read_tensors(folder / "model.safetensors")
-    opt_tensors, _ = read_tensors(folder / "optimizer.safetensors")
-    rng, _ = read_tensors(folder / "rng.safetensors")
+    weights, _ = read_tensors(folder / CHECKPOINT_WEIGHTS)
+    opt_tensors, _ = read_tensors(folder / CHECKPOINT_OPTIMIZERS)
+    rng, _ = read_tensors(folder / CHECKPOINT_RNG)
     if "torch_cpu" not in rng:
-        raise RunError(f"{folder / 'rng.safetensors'}: no torch_cpu generator state; {DAMAGED}")
-    set_weights(model, weights, folder / "model.safetensors")
+        raise RunError(f"{folder / CHECKPOINT_RNG}: no torch_cpu generator state; {DAMAGED}")
+    set_weights(model, weights, folder / CHECKPOINT_WEIGHTS)
     try:
         _restore_optimizers(optimizers, opt_tensors, state["optimizers"])
     except (KeyError, ValueError, TypeError, RuntimeError) as e:
-        raise RunError(f"{folder / 'optimizer.safetensors'}: does not fit the model's optimizers "
+        raise RunError(f"{folder / CHECKPOINT_OPTIMIZERS}: does not fit the model's optimizers "
                        f"({type(e).__name__}: {e}); {DAMAGED}") from None
     try:
         restore_rng(rng)
     except (RuntimeError, ValueError, TypeError) as e:
-        raise RunError(f"{folder / 'rng.safetensors'}: not a generator state ({e}); {DAMAGED}") from None
+        raise RunError(f"{folder / CHECKPOINT_RNG}: not a generator state ({e}); {DAMAGED}") from None
     return state

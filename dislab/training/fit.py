@@ -27,6 +27,7 @@ import torch
 from dislab import progress as bars
 from dislab.errors import ConfigError, RunError
 from dislab.io import atomic_write_text, write_json
+from dislab.runs.layout import CHECKPOINT_STATE, MANIFEST
 from dislab.training.checkpoint import (DAMAGED, FOLDER_PATTERN, PRODUCER, load_checkpoint, read_manifest,
                                         save_checkpoint, save_weights, weights_step)
 from dislab.training.config import TrainConfig
@@ -331,15 +332,28 @@ def init_run(config: TrainConfig | Mapping[str, Any], out: str | os.PathLike | N
     """Create a run folder at step 0 and return its path: ``config.json`` (the train config, the
     model's complete config, the dataset's description), the initial weights built under
     ``torch.manual_seed(config.seed)``, an empty log and a step-0 checkpoint (with the numpy batch
-    generator seeded by ``config.seed``). :func:`train` is ``init_run`` then :func:`resume`, so a
-    fresh run and a resumed one go through the same code; other trainers (stacked seeds) start
-    their folders with it too.
+    generator seeded by ``config.seed``). :func:`train` writes the same folder and trains on from
+    the state it built, without reading it back; :func:`resume` of a folder made here trains it
+    bit for bit as :func:`train` would. Other trainers (stacked seeds) start their folders with it.
 
     Config errors (unknown model option, dataset that cannot be built) raise before any file is
     written; an existing run folder raises :class:`RunError` unless ``overwrite``. A kill after
     ``config.json`` but before the step-0 checkpoint is repaired by :func:`resume`, which writes
     the same step 0 from ``config.json``.
     """
+    config, record, _, out, device = _plan(config, out)
+    with _seeded(device):
+        model, _, optimizers, _ = _initial_state(config, record["model"], device)  # config errors: no file yet
+        _claim_folder(out, overwrite)
+        with run_lock(out):  # a resume started meanwhile waits for step 0 (or says who writes it)
+            _write_new_run(out, config, record, model, optimizers, device)
+    return out
+
+
+def _plan(config: TrainConfig | Mapping[str, Any], out: str | os.PathLike | None):
+    """``(config, record, dataset, out, device)`` of a new run: ``precision="auto"`` decided here,
+    once (the run records fp32 or bf16 and keeps it on any machine), the dataset built, and the
+    record config.json will hold."""
     from dislab.data import get_dataset
     from dislab.models import MODELS
     from dislab.models.base import config_to_dict, replace_config
@@ -347,7 +361,6 @@ def init_run(config: TrainConfig | Mapping[str, Any], out: str | os.PathLike | N
     config = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
     out = Path(out) if out is not None else _default_out(config)
     device = select_device(config.device)
-    # "auto" is decided here, once: the run records fp32 or bf16 and keeps it on any machine
     config = config.replace(precision=resolve_precision(config.precision, device))
     dataset = get_dataset(config.dataset, **config.dataset_options)
     cls = MODELS.get(config.model)
@@ -359,24 +372,23 @@ def init_run(config: TrainConfig | Mapping[str, Any], out: str | os.PathLike | N
         "model": {"name": config.model, "config": config_to_dict(model_config)},
         "dataset": dataset.describe(),
     }
-    with _seeded(device):
-        model, optimizers = _initial_state(config, record["model"], device)  # config errors: no file yet
-        _claim_folder(out, overwrite)
-        with run_lock(out):  # a resume started meanwhile waits for step 0 (or says who writes it)
-            write_json(out / CONFIG, record, produced_by=PRODUCER)
-            (out / TRAIN_LOG).touch()
-            _write_step0(out, config, model, optimizers, device)
-    return out
+    return config, record, dataset, out, device
+
+
+def _write_new_run(out: Path, config: TrainConfig, record: dict[str, Any], model, optimizers,
+                   device: torch.device) -> None:
+    write_json(out / CONFIG, record, produced_by=PRODUCER)
+    (out / TRAIN_LOG).touch()
+    _write_step0(out, config, model, optimizers, device)
 
 
 def _initial_state(config: TrainConfig, model_record: dict[str, Any], device: torch.device):
-    """The model at step 0 and its fresh optimizers; call it inside :func:`_seeded`. Built under
+    """``(model, groups, optimizers, fmt)`` at step 0 (:func:`prepare_model`); call it inside
+    :func:`_seeded`. Built under
     ``torch.manual_seed(config.seed)``, so one config.json always gives the same initial weights
     and the same generator state after them."""
     torch.manual_seed(config.seed)  # seeds the CPU and every CUDA generator
-    model = build_model_from_record(model_record)
-    model, _, optimizers, _ = prepare_model(model, config, device)
-    return model, optimizers
+    return prepare_model(build_model_from_record(model_record), config, device)
 
 
 def _write_step0(out: Path, config: TrainConfig, model, optimizers, device: torch.device) -> None:
@@ -396,19 +408,19 @@ def rebuild_step0(run: Run) -> None:
     found = [FOLDER_PATTERN.fullmatch(p.name) for p in ckpt_dir.iterdir()] if ckpt_dir.is_dir() else []
     later = sorted(m.group(0) for m in found if m and int(m.group(1)) > 0)  # step 0 is rewritten
     if later:
-        raise RunError(f"{ckpt_dir / 'latest.json'}: missing, but {ckpt_dir} holds {later}; restore "
+        raise RunError(f"{ckpt_dir / MANIFEST}: missing, but {ckpt_dir} holds {later}; restore "
                        f"latest.json from a copy (it names the checkpoint in force), or retrain the run")
     if (run.path / WEIGHTS).is_file():
-        raise RunError(f"{ckpt_dir / 'latest.json'}: missing, but {run.path / WEIGHTS} holds weights "
+        raise RunError(f"{ckpt_dir / MANIFEST}: missing, but {run.path / WEIGHTS} holds weights "
                        f"(step {weights_step(run.path / WEIGHTS)}); resuming would restart at step 0 and "
                        f"overwrite them: restore checkpoint/ from a copy, or train a new run")
     if any(r.get("step", 0) > 0 for r in read_log(run.path / TRAIN_LOG)):
-        raise RunError(f"{ckpt_dir / 'latest.json'}: missing, but {run.path / TRAIN_LOG} has rows of "
+        raise RunError(f"{ckpt_dir / MANIFEST}: missing, but {run.path / TRAIN_LOG} has rows of "
                        f"trained steps; restore checkpoint/ from a copy, or retrain the run")
     config = run.config
     device = select_device(config.device)
     with _seeded(device):
-        model, optimizers = _initial_state(config, run.record["model"], device)
+        model, _, optimizers, _ = _initial_state(config, run.record["model"], device)
         (run.path / TRAIN_LOG).touch()
         _write_step0(run.path, config, model, optimizers, device)
 
@@ -422,9 +434,22 @@ def train(config: TrainConfig | Mapping[str, Any], *, out: str | os.PathLike | N
     unless ``overwrite``. The folder holds ``config.json``, ``model.safetensors``,
     ``train_log.jsonl`` and ``checkpoint/`` (see docs/training.md).
 
+    The folder is written as :func:`init_run` writes it (step 0 included), then trained from the
+    state that built it: nothing is read back. The result equals ``resume(init_run(config))`` bit
+    for bit (the same generators: :func:`_initial_state` leaves torch's where the step-0
+    checkpoint records them, and the batch generator is seeded by ``config.seed`` in both).
+
     >>> run_dir = train({"model": "vae", "steps": 2, "batch_size": 4}, out="runs/x")  # doctest: +SKIP
     """
-    return resume(init_run(config, out, overwrite=overwrite), progress=progress)
+    config, record, dataset, out, device = _plan(config, out)
+    with _seeded(device):
+        model, groups, optimizers, fmt = _initial_state(config, record["model"], device)
+        _claim_folder(out, overwrite)
+        with run_lock(out):
+            _write_new_run(out, config, record, model, optimizers, device)
+            _fit(out, config, model, dataset, device, groups, optimizers, fmt,
+                 np.random.default_rng(config.seed), 0, 0.0, progress)
+    return out
 
 
 def resume(run_dir: str | os.PathLike, *, changes: Mapping[str, Any] | None = None,
@@ -464,7 +489,7 @@ def resume(run_dir: str | os.PathLike, *, changes: Mapping[str, Any] | None = No
                                                            config, device)
             state = load_checkpoint(run.path / CHECKPOINT, model=model, optimizers=optimizers)
             step = int(state["step"])
-            where = read_manifest(run.path / CHECKPOINT)[1] / "state.json"
+            where = read_manifest(run.path / CHECKPOINT)[1] / CHECKPOINT_STATE
             interval = restore_log_interval(state.get("log_interval"), where, device)
             run.weights_in_force()  # the root weights are the checkpoint's, even at step >= steps
             if changes:  # the checkpoint loaded: now the changes become the run's
@@ -478,14 +503,14 @@ def resume(run_dir: str | os.PathLike, *, changes: Mapping[str, Any] | None = No
             # again, over the same steps (the interval's sums came with the checkpoint)
             rows = [r for r in read_log(run.path / TRAIN_LOG) if r.get("step", 0) <= step]
             atomic_write_text(run.path / TRAIN_LOG, "".join(json.dumps(r) + "\n" for r in rows))
-            with _thread_count(state.get("torch_threads"), run.path):
+            with thread_count(state.get("torch_threads"), run.path):
                 _fit(run.path, config, model, dataset, device, groups, optimizers, fmt, np_rng, step,
                      float(state.get("wall_time_s") or 0.0), progress, interval=interval)
     return run.path
 
 
 @contextlib.contextmanager
-def _thread_count(recorded: Any, run_dir: Path):
+def thread_count(recorded: Any, run_dir: Path):
     """Run the block with torch's intra-op thread count at ``recorded`` (the checkpoint's), then
     restore this process's. On CPU the reduction order of matmuls and convolutions depends on the
     thread count (1 vs 2 threads: weights 1e-3 apart after a few hundred steps), so a resume under

@@ -32,19 +32,14 @@ from dislab.errors import RunError
 from dislab.io import atomic_path, read_json
 from dislab.training.config import TrainConfig
 
-CONFIG = "config.json"
-WEIGHTS = "model.safetensors"
-CHECKPOINT = "checkpoint"
-TRAIN_LOG = "train_log.jsonl"
-EVALUATION = "evaluation.json"
-TENSORBOARD = "tensorboard"
-TRAIN_LOCK = "train.lock"
+from dislab.runs.layout import (CHECKPOINT, CONFIG, EVALUATION, MANIFEST, STUDY_JSON,  # noqa: F401
+                                 STUDY_RUNS, TENSORBOARD, TRAIN_LOCK, TRAIN_LOG, WEIGHTS)
 
 # Temporaries dislab.io.atomic_path leaves when a kill interrupts a write (".NAME.<8 chars>.tmp",
 # tempfile.mkstemp's pattern) of the files only a trainer holding the run's lock writes, and
 # checkpoint folders save_checkpoint had not finished (".tmp-step-<N>-<pid>").
-_STALE_FILES = re.compile(r"\.(config\.json|model\.safetensors|train_log\.jsonl)\.[a-z0-9_]{8}\.tmp")
-_STALE_CHECKPOINT_FILES = re.compile(r"\.latest\.json\.[a-z0-9_]{8}\.tmp")
+_STALE_FILES = re.compile(r"\.(" + "|".join(re.escape(n) for n in (CONFIG, WEIGHTS, TRAIN_LOG, EVALUATION)) + r")\.[a-z0-9_]{8}\.tmp")
+_STALE_CHECKPOINT_FILES = re.compile(r"\." + re.escape(MANIFEST) + r"\.[a-z0-9_]{8}\.tmp")
 _STALE_CHECKPOINT_DIRS = re.compile(r"\.tmp-step-\d+-\d+")
 
 
@@ -54,11 +49,11 @@ def lock_path(run_dir: str | Path) -> Path:
     A run folder of a study (``<study>/runs/<name>`` beside ``study.json``) uses the lock its
     sweeps take, ``<study>/locks/<name>.lock``, so a resume by hand and a sweep exclude each other;
     any other run folder has its own ``train.lock``."""
-    from dislab.studies.folder import STUDY_JSON, StudyFolder
+    from dislab.studies.folder import StudyFolder
 
     run_dir = Path(run_dir).resolve()
     study = run_dir.parent.parent
-    if run_dir.parent.name == "runs" and (study / STUDY_JSON).is_file():
+    if run_dir.parent.name == STUDY_RUNS and (study / STUDY_JSON).is_file():
         return StudyFolder(study).lock_path(run_dir.name)
     return run_dir / TRAIN_LOCK
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from dislab.runs.layout import WEIGHTS
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", metavar="RUN", help="run folder (from dislab train)")
@@ -27,10 +29,10 @@ def main(args: argparse.Namespace) -> int:
     from dislab.viz.report import write_report
 
     run = open_run(args.run)
-    path = write_report(run.path, out=args.out, n_encode=args.n_encode, steps=args.steps, gif=not args.no_gif,
+    path = write_report(run, out=args.out, n_encode=args.n_encode, steps=args.steps, gif=not args.no_gif,
                         seed=args.seed, kl_threshold=args.kl_threshold,
                         progress=not args.no_progress)
-    if not (run.path / "model.safetensors").is_file():
+    if not (run.path / WEIGHTS).is_file():
         print(f"note: {run.path} has no weights yet; the report shows the configuration and log only",
               file=sys.stderr)
     if run.evaluation() is None:

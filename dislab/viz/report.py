@@ -27,124 +27,26 @@ import numpy as np
 from dislab import progress as bars
 from dislab.errors import DislabError
 from dislab.io import atomic_write_bytes, atomic_write_text
+from dislab.runs.layout import REPORT
 from dislab.viz.grid import figure_png_bytes, gif_bytes, png_bytes
 
-REPORT = "report.html"
 FIGURES = "figures"
 
-# What each score means and its range: (metric block, key) -> (meaning, range). Keys not listed here
-# are shown with their value only.
-SCORE_INFO: dict[tuple[str, str], tuple[str, str]] = {
-    ("mig", "mig"): ("Mutual Information Gap (Chen et al. 2018): per factor, the gap in mutual "
-                     "information between its two most informative latents, over the factor's entropy; averaged.",
-                     "0 to 1, higher = each factor captured by a single latent"),
-    ("mig", "mig_sup"): ("MIG-sup (Li et al. 2020): per latent, the gap between its two most "
-                         "informative factors (normalised mutual information); averaged.",
-                         "0 to 1, higher = each latent encodes one factor"),
-    ("dci", "disentanglement"): ("DCI disentanglement (Eastwood & Williams 2018): how much each "
-                                 "latent's predictive importance concentrates on one factor.",
-                                 "0 to 1, higher = each latent predicts one factor"),
-    ("dci", "completeness"): ("DCI completeness: how much each factor is predicted by a single latent.",
-                              "0 to 1, higher = each factor in one latent"),
-    ("dci", "informativeness_train"): ("DCI informativeness: accuracy of boosted trees predicting each "
-                                       "factor from the latents (training split).",
-                                       "0 to 1, higher = more information kept"),
-    ("dci", "informativeness_test"): ("DCI informativeness: accuracy of boosted trees predicting each "
-                                      "factor from the latents (held-out split).",
-                                      "0 to 1, higher = more information kept"),
-    ("sap", "sap"): ("Separated Attribute Predictability (Kumar et al. 2018): per factor, the gap in "
-                     "prediction accuracy between its two best single latents; averaged.",
-                     "0 to 1, higher = each factor predictable from one latent only"),
-    ("modularity_explicitness", "modularity"): ("Modularity (Ridgeway & Mozer 2018): how much each "
-                                                "latent depends on at most one factor (from mutual information).",
-                                                "0 to 1, higher = more modular"),
-    ("modularity_explicitness", "explicitness_train"): ("Explicitness (Ridgeway & Mozer 2018): mean "
-                                                        "one-vs-rest ROC AUC of a linear classifier of "
-                                                        "each factor value (training split).",
-                                                        "0.5 (chance) to 1, higher = linearly decodable"),
-    ("modularity_explicitness", "explicitness_test"): ("Explicitness: the same ROC AUC on the held-out split.",
-                                                       "0.5 (chance) to 1, higher = linearly decodable"),
-    ("irs", "irs"): ("Interventional Robustness Score (Suter et al. 2019): how little a factor's "
-                     "most informative latent moves when the other factors change.",
-                     "0 to 1, higher = more robust"),
-    ("irs", "num_active_dims"): ("IRS's own count: codes whose variance over the data is not zero "
-                                 "(the reference's key; not dislab's active latents, which use the KL).",
-                                 "0 to n_latents"),
-    ("beta_vae_score", "beta_vae_score"): ("BetaVAE score (Higgins et al. 2017): accuracy of a linear "
-                                           "classifier naming which factor was held fixed, from "
-                                           "latent differences (held-out votes).",
-                                           "chance (1 / n_factors) to 1, higher = more disentangled"),
-    ("beta_vae_score", "train_accuracy"): ("BetaVAE score's classifier on its training votes.",
-                                           "chance (1 / n_factors) to 1"),
-    ("factor_vae_score", "factor_vae_score"): ("FactorVAE score (Kim & Mnih 2018): majority-vote "
-                                               "accuracy naming the fixed factor from the latent of "
-                                               "least normalised variance (held-out votes).",
-                                               "chance (1 / n_factors) to 1, higher = more disentangled"),
-    ("factor_vae_score", "train_accuracy"): ("FactorVAE score's majority vote on its training votes.",
-                                             "chance (1 / n_factors) to 1"),
-    ("factor_vae_score", "n_kept"): ("Codes the FactorVAE score lets vote: standard deviation over the "
-                                     "data at least 0.05 (the reference's prune_dims; not dislab's "
-                                     "active latents, which use the KL).", "0 to n_latents"),
-    ("unsupervised", "gaussian_total_correlation"): ("Total correlation of a Gaussian fitted to the "
-                                                     "latent means, in nats.",
-                                                     "≥ 0, lower = more independent latents"),
-    ("unsupervised", "gaussian_wasserstein_correlation"): ("Wasserstein distance between that Gaussian "
-                                                           "and its diagonal (independent) version.",
-                                                           "≥ 0, lower = more independent latents"),
-    ("unsupervised", "gaussian_wasserstein_correlation_norm"): ("The same, divided by the total "
-                                                                "variance of the latents.",
-                                                                "0 to 1, lower = more independent latents"),
-    ("unsupervised", "mutual_info_score"): ("Mean mutual information between pairs of discretised "
-                                            "latents, in nats.", "≥ 0, lower = more independent latents"),
-    ("unsupervised", "n_active"): ("Active latents: mean KL of the posterior to the prior over the data "
-                                   "above 0.1 nats (dislab's one definition, the same as the KL chart "
-                                   "and dislab traverse / diagnose).", "0 to n_latents"),
-    ("unsupervised", "n_active_units"): ("Active units (Burda et al. 2016): latents whose posterior mean "
-                                         "varies over the data (variance above 0.01).", "0 to n_latents"),
-    ("dci", "tie_spread"): ("Fast DCI predictor only: the largest change of D or C when splits that "
-                            "several latents make equally well are credited afresh at random (how "
-                            "much the scores depend on tie-breaking).", "0 to 0.01, lower = firmer"),
-    ("infomec", "infom"): ("InfoM (Hsu et al. 2023): modularity from normalised mutual information -- "
-                           "how much each active latent informs about a single factor.",
-                           "0 to 1, higher = more modular"),
-    ("infomec", "infoe"): ("InfoE (Hsu et al. 2023): explicitness -- the share of each factor's "
-                           "entropy a linear (logistic) read-out of all latents recovers.",
-                           "0 to 1, higher = more linearly decodable"),
-    ("infomec", "infoc"): ("InfoC (Hsu et al. 2023): compactness -- how much each factor's "
-                           "information sits in a single active latent.", "0 to 1, higher = more compact"),
-    ("infomec", "n_active"): ("Latents InfoMEC keeps: range above 1/20 of the largest latent's (the "
-                              "authors' pruning; not dislab's KL-based active latents).", "0 to n_latents"),
-    ("dci_es", "explicitness"): ("Explicitness E (Eastwood et al. 2023): one minus the area under the "
-                                 "loss-capacity curve of random-forest probes of growing depth, "
-                                 "relative to a straight drop from chance -- how little capacity "
-                                 "reading the factors out needs.", "-1 to 1, higher = more explicit"),
-    ("dci_es", "size"): ("Size S (Eastwood et al. 2023): number of factors over number of latents.",
-                         "above 0; 1 = as many latents as factors, lower = larger representation"),
-    ("dci_es", "disentanglement"): ("DCI-ES's D: Eastwood & Williams' disentanglement from the "
-                                    "importances of its most informative random-forest probes.",
-                                    "0 to 1, higher = more disentangled"),
-    ("dci_es", "completeness"): ("DCI-ES's C, from the same probes.", "0 to 1, higher = more complete"),
-    ("dci_es", "informativeness_test"): ("DCI-ES's I: held-out accuracy of those probes (R² for "
-                                         "factors probed by regression).", "0 to 1, higher = more informative"),
-    ("udr", "udr"): ("Unsupervised Disentanglement Ranking (Duan et al. 2020): agreement of this "
-                     "model's latents with other seeds' models.", "0 to 1, higher = more disentangled"),
-}
-# The same meanings reached by the key alone, for blocks named differently.
-_BY_KEY: dict[str, tuple[str, str]] = {}
-for (_block, _key), _info in SCORE_INFO.items():
-    _BY_KEY.setdefault(_key, _info)
-
-
 def score_info(block: str, key: str) -> tuple[str, str] | None:
-    """``(meaning, range)`` of score ``key`` in evaluation block ``block`` when known; per-level
-    blocks (``"level1/mig"``) take the meaning of their metric."""
+    """``(meaning, range)`` of score ``key`` in evaluation block ``block``, from the metric's
+    declaration (:mod:`dislab.metrics.spec`); per-level blocks (``"level1/mig"``) take the
+    meaning of their metric; a block no metric declares borrows the first declaration of ``key``."""
+    from dislab.metrics.spec import all_specs, score_of
+
     metric = block.rsplit("/", 1)[-1]
-    info = SCORE_INFO.get((metric, key))
-    if info is None and key != "train_accuracy":  # train_accuracy means different things per metric
-        info = _BY_KEY.get(key)
-    if info is not None and metric != block:
-        info = (f"{block.rsplit('/', 1)[0]} only: {info[0]}", info[1])
-    return info
+    score = score_of(metric, key)
+    if score is None and key != "train_accuracy":  # train_accuracy means different things per metric
+        score = next((sc for spec in all_specs() for sc in spec.scores if sc.key == key), None)
+    if score is None:
+        return None
+    if metric != block:
+        return f"{block.rsplit('/', 1)[0]} only: {score.meaning}", score.range
+    return score.meaning, score.range
 
 
 def score_rows(evaluation: dict[str, Any]) -> list[tuple[str, str, Any, str, str]]:
@@ -296,13 +198,15 @@ def _cell(value: Any) -> str:
 
 
 # -- the report ------------------------------------------------------------------------------
-def write_report(run_dir: str | os.PathLike, *, out: str | os.PathLike | None = None, n_encode: int = 2000,
+def write_report(run_dir, *, out: str | os.PathLike | None = None, n_encode: int = 2000,
                  steps: int = 10, n_frames: int = 20, n_gif_inputs: int = 4, gif: bool = True,
                  seed: int = 0, kl_threshold: float | None = None, progress: bool = True,
                  write_figures: bool = True) -> Path:
     """Write the report of the run in ``run_dir`` to ``out`` (``run_dir/report.html`` by default).
 
     Args:
+        run_dir: a run folder, or a :class:`dislab.training.run.Run` already opened (the report
+            then reads that one; ``dislab report`` opens the run once).
         n_encode: inputs drawn (seeded) from the run's dataset and encoded for the per-latent KL,
             quantile sweeps and latent-vs-factor plots.
         steps: columns of the traversal grids; ``n_frames``, ``n_gif_inputs``: the animated GIF.
@@ -315,8 +219,9 @@ def write_report(run_dir: str | os.PathLike, *, out: str | os.PathLike | None = 
     from tqdm.auto import tqdm
 
     from dislab.training import open_run
+    from dislab.training.run import Run
 
-    run = open_run(run_dir)
+    run = run_dir if isinstance(run_dir, Run) else open_run(run_dir)
     out = Path(out) if out is not None else run.path / REPORT
     record = run.record
     train_cfg = record.get("train", {})

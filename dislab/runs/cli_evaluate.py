@@ -10,9 +10,11 @@ import argparse
 import json
 import sys
 
+from dislab.runs.layout import EVALUATION
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from dislab.metrics.evaluate import DEFAULT_METRICS
+    from dislab.metrics.suite import DEFAULT_METRICS
 
     parser.add_argument("run", metavar="RUN", help="run folder (written by `dislab train`)")
     parser.add_argument("--metrics", default=None,
@@ -76,7 +78,7 @@ def format_table(result: dict, names: list[str] | None = None) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from dislab.metrics.evaluate import evaluate
+    from dislab.runs import evaluate
 
     result = evaluate(args.run, metrics=args.metrics, n_train=args.n_train, seed=args.seed,
                       options=parse_options(args.option), mode="sample" if args.sample else "mean",
@@ -85,6 +87,6 @@ def main(args: argparse.Namespace) -> int:
         print(f"dislab evaluate: {note}", file=sys.stderr)
     print(format_table(result, result["computed"]))
     earlier = [k for k in result["metrics"] if k not in result["computed"]]
-    path = f"{args.run.rstrip('/')}/evaluation.json"
+    path = f"{args.run.rstrip('/')}/{EVALUATION}"
     print(f"wrote {path}" + (f" (it also keeps earlier results: {', '.join(earlier)})" if earlier else ""))
     return 0
