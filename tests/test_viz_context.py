@@ -47,3 +47,17 @@ def test_sentences_name_the_factors_and_the_reference():
     assert "dci.disentanglement = 0.300 is within" in text
     assert reference_sentences({"mig": {"mig": 0.05}}, ref) == [
         "mig.mig = 0.050 is below the range 0.100–0.200 of dislab's cpu-budget β-TCVAE runs (docs/results.md)."]
+
+
+def test_the_dsprites_reference_is_the_one_docs_results_reports():
+    """The report's reference ranges are measured figures: each bound is in docs/results.md."""
+    from pathlib import Path
+
+    from dislab.reproduce.reference import reference_for
+
+    ref = reference_for("dsprites")
+    text = (Path(__file__).resolve().parents[1] / "docs" / "results.md").read_text(encoding="utf-8")
+    assert "dislab reproduce chen2018 --budget cpu" in ref["source"] and "dislab reproduce chen2018" in text
+    for lo, hi in ref["scores"].values():
+        assert f"{lo:.3f}" in text and f"{hi:.3f}" in text
+    assert reference_for("shapes3d") is None  # nothing measured there: no comparison
