@@ -13,20 +13,37 @@ from typing import Callable, Iterable, Sequence
 
 from dislab.errors import DataError
 
+
 def _names(keep) -> tuple[str, ...]:
     from dislab.metrics.spec import all_specs
 
     return tuple(spec.name for spec in all_specs() if keep(spec))
 
 
+def default_metrics() -> tuple[str, ...]:
+    """What ``evaluate`` computes when no metric is named (``MetricSpec.default``); the BetaVAE
+    and FactorVAE scores encode 1-2 million images and are named on request."""
+    return _names(lambda s: s.default)
+
+
+def unsupervised_metrics() -> tuple[str, ...]:
+    """Metrics of one run that need no ground-truth factors (``needs_factors=False``)."""
+    return _names(lambda s: not s.needs_factors and s.sampler is not None)
+
+
+def per_level_metrics() -> tuple[str, ...]:
+    """Metrics also computed on each level of a hierarchical model (``per_level``)."""
+    return _names(lambda s: s.per_level)
+
+
+_SUITES = {"DEFAULT_METRICS": default_metrics, "UNSUPERVISED_METRICS": unsupervised_metrics,
+           "PER_LEVEL_METRICS": per_level_metrics}
+
+
 def __getattr__(name: str):
-    # the suites, read from the metrics' declarations (MetricSpec.default / needs_factors / per_level)
-    if name == "DEFAULT_METRICS":  # computed when `metrics` is None; the BetaVAE and FactorVAE
-        return _names(lambda s: s.default)  # scores encode 1-2 million images: named on request
-    if name == "UNSUPERVISED_METRICS":  # metrics that need no ground-truth factors
-        return _names(lambda s: not s.needs_factors and s.sampler is not None)
-    if name == "PER_LEVEL_METRICS":  # also computed per level of a hierarchical model
-        return _names(lambda s: s.per_level)
+    # the suites as constants, read from the metrics' declarations when first asked for
+    if name in _SUITES:
+        return _SUITES[name]()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -64,9 +81,9 @@ def suite_for(names: Sequence[str] | None, has_factors: bool, where: str) -> tup
     narrowed to the unsupervised ones, with a note, for a dataset without factors). Naming a
     metric that needs factors for such a dataset raises DataError (``where`` names it)."""
     notes: list[str] = []
-    unsupervised = __getattr__("UNSUPERVISED_METRICS")
+    unsupervised = unsupervised_metrics()
     if names is None:
-        names = list(__getattr__("DEFAULT_METRICS"))
+        names = list(default_metrics())
         if not has_factors:
             skipped = [m for m in names if m not in unsupervised]
             names = [m for m in names if m in unsupervised]
@@ -159,5 +176,6 @@ def compute_suite(dataset, encoder, names: Sequence[str], *, n_train: int | None
     return scores, parameters, times
 
 
-__all__ = ["DEFAULT_METRICS", "UNSUPERVISED_METRICS", "PER_LEVEL_METRICS", "default_options", "parse_metric_names",
+__all__ = ["DEFAULT_METRICS", "UNSUPERVISED_METRICS", "PER_LEVEL_METRICS", "default_metrics", "unsupervised_metrics",
+           "per_level_metrics", "default_options", "parse_metric_names",
            "suite_for", "sampler_parameters", "level_slices", "compute_suite"]

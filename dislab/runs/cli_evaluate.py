@@ -14,12 +14,13 @@ from dislab.runs.layout import EVALUATION
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from dislab.metrics.suite import DEFAULT_METRICS
+    from dislab.metrics.spec import all_specs
 
+    default = [s.name for s in all_specs() if s.default]
+    more = [s.name for s in all_specs() if s.sampler is not None and not s.default]
     parser.add_argument("run", metavar="RUN", help="run folder (written by `dislab train`)")
     parser.add_argument("--metrics", default=None,
-                        help="comma-separated metric names (default: " + ",".join(DEFAULT_METRICS)
-                        + "; also beta_vae_score, factor_vae_score)")
+                        help=f"comma-separated metric names (default: {','.join(default)}; also {', '.join(more)})")
     parser.add_argument("--n-train", type=int, default=None, dest="n_train",
                         help="points per metric instead of the published 10,000 (test sets get half)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampled points (default 0)")

@@ -25,7 +25,7 @@ from typing import Any
 
 from dislab.errors import RunError
 from dislab.io import read_json, write_json
-from dislab.runs.layout import STUDY_JSON, STUDY_LOCKS, STUDY_LOGS, STUDY_RUNS, STUDY_STATUS  # noqa: F401
+from dislab.runs.layout import STUDY_JSON, STUDY_LOCKS, STUDY_LOGS, STUDY_RUNS, STUDY_STATUS
 from dislab.studies.study import RunSpec, Study
 
 PRODUCER = "dislab.studies"

@@ -41,9 +41,9 @@ from torch.func import functional_call, stack_module_state, vmap
 from dislab import progress as bars
 from dislab.errors import ConfigError, RunError
 from dislab.io import atomic_write_text
+from dislab.runs.layout import CHECKPOINT, CHECKPOINT_STATE, CONFIG, TRAIN_LOG, WEIGHTS
 from dislab.training.fit import match_layout
 from dislab.training.precision import DTYPES, resolve_precision
-from dislab.runs.layout import CHECKPOINT, CHECKPOINT_STATE, TRAIN_LOG
 
 
 # -- the vectorised step (pure; tested against lone models) ---------------------------------------
@@ -118,7 +118,7 @@ class _Member:
     def __init__(self, out: Path, config, device: torch.device):
         from dislab.training.checkpoint import load_checkpoint, read_manifest
         from dislab.training.fit import build_optimizers, restore_log_interval
-        from dislab.training.run import CHECKPOINT, TRAIN_LOG, Run, build_model_from_record, read_log
+        from dislab.training.run import Run, build_model_from_record, read_log
 
         run = Run(out)
         self.path, self.config = run.path, config
@@ -163,8 +163,7 @@ def train_stacked(configs: Sequence, outs: Sequence[str | Path], *, progress: bo
     from dislab.errors import DislabError
     from dislab.training import TrainConfig, init_run, select_device
     from dislab.training.checkpoint import read_manifest
-    from dislab.training.fit import thread_count, rebuild_step0
-    from dislab.runs.layout import CONFIG
+    from dislab.training.fit import rebuild_step0, thread_count
     from dislab.training.run import Run, remove_stale_temporaries, run_lock
 
     configs = [c if isinstance(c, TrainConfig) else TrainConfig.from_dict(c) for c in configs]
@@ -255,7 +254,6 @@ def _fit_stacked(members: list[_Member], dataset, device: torch.device, step: in
 
     def checkpoint(at: int, params, buffers, opts, wall: float) -> None:
         from dislab.training.checkpoint import save_checkpoint, save_weights
-        from dislab.training.run import CHECKPOINT, WEIGHTS
 
         unstack(params, buffers, opts)
         for j, i in enumerate(alive):

@@ -27,13 +27,12 @@ import torch
 from dislab import progress as bars
 from dislab.errors import ConfigError, RunError
 from dislab.io import atomic_write_text, write_json
-from dislab.runs.layout import CHECKPOINT_STATE, MANIFEST
+from dislab.runs.layout import CHECKPOINT, CHECKPOINT_STATE, CONFIG, MANIFEST, TENSORBOARD, TRAIN_LOG, WEIGHTS
 from dislab.training.checkpoint import (DAMAGED, FOLDER_PATTERN, PRODUCER, load_checkpoint, read_manifest,
                                         save_checkpoint, save_weights, weights_step)
 from dislab.training.config import TrainConfig
 from dislab.training.precision import DTYPES, resolve_precision
-from dislab.training.run import (CHECKPOINT, CONFIG, TENSORBOARD, TRAIN_LOG, WEIGHTS, Run,
-                                 build_model_from_record, read_log, remove_stale_temporaries, run_lock)
+from dislab.training.run import Run, build_model_from_record, read_log, remove_stale_temporaries, run_lock
 
 # Train options that may change when a run is resumed; the others define the run's result.
 RESUMABLE = ("steps", "log_every", "checkpoint_every", "tensorboard", "device")
