@@ -153,10 +153,13 @@ class StackedStepper:
     ``channels_last`` is not applied here (the members' weights and batches stay contiguous): the
     stack's batch is ``(K, B, C, H, W)`` and its convolution weights ``(K, O, C, kh, kw)``, 5-D
     tensors that torch's 4-D channels_last format does not describe, and vmap's batching rule for
-    a convolution with batched weights folds K into the channels (one grouped convolution over
-    ``(B, K·C, H, W)``), a reshape that cannot keep a per-member NHWC layout. A member resumed
-    alone (``dislab train --resume``) trains channels_last again, as its config says; the two
-    layouts differ only in float rounding.
+    a convolution with batched weights folds K into the channels: one grouped convolution
+    (``groups=K``) over a ``(B, K·C, H, W)`` input that it copies into NCHW whatever the batch's
+    layout (seen with a dispatch-mode probe, torch 2.13 CPU). Only the folded weights could stay
+    NHWC (``stack_module_state`` keeps channels_last members' strides); whether that mixed layout
+    pays was never measured, so the stack keeps today's contiguous layout. A member resumed alone
+    (``dislab train --resume``) trains channels_last again, as its config says; the two layouts
+    differ only in float rounding.
     """
 
     def __init__(self, members: list[Member], dataset, batch_size: int, device: torch.device):

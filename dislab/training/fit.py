@@ -1,8 +1,11 @@
 """The fit loop: sample a batch by index, one forward, a gradient step per optimizer group, log,
-checkpoint. :func:`train` starts a run folder, :func:`resume` continues one.
+checkpoint. :func:`train` starts a run folder, :func:`resume` continues one; :func:`_fit` is the
+one loop, for one model (:class:`LoneStepper`) or K stacked seeds
+(:class:`dislab.studies.stacked.StackedStepper`).
 
 Reproducibility: every generator is seeded from ``TrainConfig.seed`` (torch's global generators
-for weight init and reparameterisation noise, a numpy ``Generator`` for batch indices) inside
+for weight init and the reparameterisation noise ``model.noise`` draws by default, a numpy
+``Generator`` for batch indices) inside
 ``torch.random.fork_rng``, so a call leaves the caller's generators untouched. A checkpoint holds
 all of their states and the thread count it was trained with (which :func:`resume` restores), so
 on CPU a run resumed from a checkpoint ends with the same weights, bit for bit, as one that was
