@@ -257,7 +257,7 @@ class Stepper(Protocol):
     ``forward(step)``: draw each member's batch and run the forward; returns the logged names and
     the values ``(K, n_terms)`` (on the device), and keeps what ``update`` needs.
     ``drop(positions, step)``: those members stop before this step's update; the others' update
-    is what it would have been without them.
+    is what it would have been without them (float rounding of a smaller stack apart).
     ``update()``: one gradient step of every optimizer group of every member, from the forward.
     ``sync()``: the members' ``model`` and ``optimizers`` hold the current state (before a checkpoint).
     ``extra``: keys added to each checkpoint's state.json.
@@ -279,13 +279,15 @@ class LoneStepper:
     """One model: a batch (:func:`sample_batch`), ``model(x, step)``, then :func:`_gradient_step`:
     :func:`training_step` in two halves, so that the loop decides what a non-finite value does."""
 
-    extra: dict[str, Any] = {}
-
     def __init__(self, member: Member, dataset, batch_size: int, device: torch.device,
                  fmt: torch.memory_format):
         self.members = [member]
         self.dataset, self.batch_size, self.device, self.fmt = dataset, batch_size, device, fmt
         self._out = None  # the last forward's ModelOutput, until its update
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        return {}
 
     def forward(self, step: int) -> tuple[list[str], torch.Tensor]:
         m = self.members[0]
