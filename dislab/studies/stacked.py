@@ -59,8 +59,8 @@ def stacked_forward(template: torch.nn.Module, params: dict[str, torch.Tensor],
     of the forward comes from torch's default generator of the device under
     ``vmap(randomness="different")``, which gives each model different values from that one
     stream: FactorVAE's ``permute_dims`` keys (``torch.rand``), the ladder VAE's ε of every level
-    (each level is narrower than ``n_latents``, so none of them takes ``eps``), and every draw
-    when ``eps`` is None.
+    (with two or more levels each is narrower than ``n_latents``, so none of them takes ``eps``),
+    and every draw when ``eps`` is None.
 
     Args:
         template: one model of the architecture (its own parameters are not used).
