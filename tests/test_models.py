@@ -274,3 +274,47 @@ def test_every_flat_model_takes_every_prior(name, prior):
     out = model(_batch((1, 16, 16)), 10)
     assert torch.isfinite(out.loss)
     assert float(out.terms["kl_monte_carlo"]) == (0.0 if model.prior.analytic_kl else 1.0)
+
+
+# --- reparameterisation noise -----------------------------------------------------------------------
+@pytest.mark.parametrize("name", MODELS.names())
+def test_default_noise_is_torch_randn_like_bit_for_bit(name, monkeypatch):
+    """``model.noise`` by default draws what ``torch.randn_like`` on torch's global generator drew
+    before models had a noise source (the old staticmethod, re-created here as the reference):
+    same loss, terms and z, bit for bit, for every model (ladder VAE and pro-VLAE draw per level;
+    FactorVAE also draws its permutation after it)."""
+    from dislab.models.base import LatentVariableModel
+
+    cls = MODELS.get(name)
+    torch.manual_seed(0)
+    model = cls(cls.config_class(observation_shape=(1, 64, 64), dataset_size=1024))
+    x = _batch((1, 64, 64))
+    torch.manual_seed(5)
+    new = model(x, 3)
+    old = staticmethod(lambda mu, logvar: mu + torch.exp(0.5 * logvar) * torch.randn_like(mu))
+    monkeypatch.setattr(LatentVariableModel, "reparameterize", old)
+    torch.manual_seed(5)
+    ref = model(x, 3)
+    assert torch.equal(new.loss, ref.loss) and torch.equal(new.z, ref.z)
+    assert new.terms.keys() == ref.terms.keys()
+    assert all(torch.equal(torch.as_tensor(new.terms[k]), torch.as_tensor(ref.terms[k])) for k in ref.terms)
+
+
+def test_noise_sources():
+    """``Noise(generator)`` draws from that generator and leaves torch's global one alone;
+    ``given(eps)`` hands ``eps`` to the first draw of its shape only, and is forgotten after."""
+    from dislab.models.noise import Noise
+
+    t = torch.zeros(4, 3)
+    global_state = torch.get_rng_state()
+    drawn = Noise(torch.Generator().manual_seed(2)).normal_like(t)
+    assert torch.equal(drawn, torch.randn(4, 3, generator=torch.Generator().manual_seed(2)))
+    assert torch.equal(torch.get_rng_state(), global_state)
+    noise, eps = Noise(), torch.full((4, 3), 7.0)
+    with noise.given(eps):
+        other = noise.normal_like(torch.zeros(4, 2))  # another shape: drawn
+        assert noise.normal_like(t) is eps
+        assert not torch.equal(noise.normal_like(t), eps)  # the second draw of the shape: drawn
+    with noise.given(eps):
+        pass
+    assert not torch.equal(noise.normal_like(t), eps) and other.shape == (4, 2)

@@ -152,17 +152,17 @@ def test_stacked_seeds_killed_between_checkpoint_and_root_weights_are_repaired(t
 
     configs = [TrainConfig(**TINY, steps=3, seed=s) for s in (0, 1)]
     outs = [tmp_path / "s0", tmp_path / "s1"]
-    real = ckpt.save_weights
+    real = fit.save_weights  # the trainer's loop writes the root weights of stacked runs too
 
     def save_weights(path, model, metadata):
         if metadata["step"] == "3":
             raise KeyboardInterrupt("killed between the checkpoint and the root weights")
         return real(path, model, metadata)
 
-    monkeypatch.setattr(ckpt, "save_weights", save_weights)
+    monkeypatch.setattr(fit, "save_weights", save_weights)
     with pytest.raises(KeyboardInterrupt):
         train_stacked(configs, outs, progress=False)
-    monkeypatch.setattr(ckpt, "save_weights", real)
+    monkeypatch.setattr(fit, "save_weights", real)
     assert open_run(outs[0]).step == 3 and root_step(outs[0]) == "0"
     assert train_stacked(configs, outs, progress=False) == [None, None]  # the rerun: nothing to train
     for out in outs:

@@ -332,8 +332,8 @@ def test_stacked_models_get_exactly_their_lone_gradients(model, options):
     grads = stacked_gradients(loss, aux, groups)
 
     for k, m in enumerate(models):
-        m.reparameterize = lambda mu, logvar, e=eps[k]: mu + torch.exp(0.5 * logvar) * e
-        out = m(x[k], 5)
+        with m.noise.given(eps[k]):
+            out = m(x[k], 5)
         assert torch.allclose(loss[k], out.loss, rtol=1e-12, atol=1e-12)
         names = [n for n, _ in m.named_parameters()]
         lone = torch.autograd.grad(out.loss, list(m.parameters()))
@@ -394,6 +394,87 @@ def test_stacked_runs_are_ordinary_runs_equal_to_lone_runs(tmp_path):
     assert open_run(tmp_path / "p1").step == 2 and open_run(tmp_path / "p0").step == 4
     for pa, pb in zip(open_run(tmp_path / "p2").model().parameters(), open_run(tmp_path / "lone2").model().parameters()):
         assert torch.allclose(pa, pb, rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("model", ["beta_vae", "factor_vae", "ladder_vae"])
+def test_a_stacked_step_replaces_no_attribute_of_any_model(model):
+    """The stacked forward hands each model its noise through ``model.noise.given``: during the
+    step (seen from inside the forward) and after it, the model's class and instance attributes
+    are the ones it had before (the trainer used to shadow ``reparameterize`` on the template)."""
+    from torch.func import stack_module_state
+
+    from dislab.models.base import LatentVariableModel
+    from dislab.studies.stacked import stacked_forward
+    from dislab.training.config import apply_overrides
+
+    options = {} if model != "ladder_vae" else {"encoder": "hierarchical", "decoder": "hierarchical"}
+    cfgs = [apply_overrides({**TINY, "model": model, **options, "seed": s}).to_dict() for s in (0, 1)]
+    models, ds = _lone_models(cfgs, torch.float32)
+    template = models[0]
+    x = torch.stack([ds.images(ds.sample_indices(8, np.random.default_rng(k))) for k in range(2)])
+    eps = torch.randn(2, 8, 3)  # (K, B, n_latents)
+    cls_attrs = {c: dict(vars(c)) for c in type(template).__mro__}
+    inst_attrs = dict(vars(template))
+    seen = []
+
+    def look(module, args):
+        seen.append(({c: dict(vars(c)) for c in type(template).__mro__} == cls_attrs,
+                     dict(vars(template)) == inst_attrs))
+
+    hook = template.encoder.register_forward_pre_hook(look)
+    try:
+        stacked_forward(template, *stack_module_state(models), x, eps, step=1)
+    finally:
+        hook.remove()
+    assert seen and all(same_cls and same_inst for same_cls, same_inst in seen)
+    assert type(template).reparameterize is LatentVariableModel.reparameterize
+    assert dict(vars(template)) == inst_attrs and "reparameterize" not in vars(template)
+
+
+def test_stacked_runs_write_tensorboard_events_per_run(tmp_path):
+    pytest.importorskip("tensorboard")
+    from dislab.studies.stacked import train_stacked
+    from dislab.training.config import apply_overrides
+
+    cfgs = [apply_overrides({**TINY, "model": "beta_vae", "tensorboard": True, "seed": s}) for s in (0, 1)]
+    outs = [tmp_path / "s0", tmp_path / "s1"]
+    assert train_stacked(cfgs, outs, progress=False) == [None, None]
+    for out in outs:
+        assert any(p.name.startswith("events.out.tfevents") for p in (out / "tensorboard").iterdir())
+
+
+def test_a_stacked_member_that_turns_non_finite_stops_and_the_others_train_on(tmp_path, monkeypatch):
+    """Seed 1's loss is NaN at step 2: it stops with the trainer's message, keeping its step-2
+    checkpoint and its rows up to step 2; seeds 0 and 2 finish with the weights and log rows they
+    get in a stack without the failure (to float32 rounding: after the drop their step runs as a
+    stack of 2, not 3)."""
+    import dislab.studies.stacked as stacked
+    from dislab.training import NonFiniteLossError, open_run
+    from dislab.training.config import apply_overrides
+
+    cfgs = [apply_overrides({**TINY, "model": "beta_vae", "seed": s}) for s in (0, 1, 2)]
+    assert stacked.train_stacked(cfgs, [tmp_path / f"ok{k}" for k in range(3)], progress=False) == [None] * 3
+    real = stacked.stacked_forward
+
+    def poisoned(template, params, buffers, x, eps, step):
+        loss, aux, terms = real(template, params, buffers, x, eps, step)
+        if step == 2 and loss.shape[0] == 3:
+            loss = loss + torch.tensor([0.0, float("nan"), 0.0])
+        return loss, aux, terms
+
+    monkeypatch.setattr(stacked, "stacked_forward", poisoned)
+    errors = stacked.train_stacked(cfgs, [tmp_path / f"p{k}" for k in range(3)], progress=False)
+    assert errors[0] is None and errors[2] is None and isinstance(errors[1], NonFiniteLossError)
+    assert str(errors[1]).startswith("non-finite loss (nan) at step 2; stopped before updating the weights; "
+                                     "the run keeps its last good checkpoint (step 2)")
+    bad = open_run(tmp_path / "p1")
+    assert bad.step == 2 and [r["step"] for r in bad.train_log()] == [1, 2]
+    for k in (0, 2):
+        a, b = open_run(tmp_path / f"p{k}"), open_run(tmp_path / f"ok{k}")
+        assert a.step == b.step == 4 and a.complete
+        for (n, pa), (_, pb) in zip(a.model().named_parameters(), b.model().named_parameters()):
+            assert torch.allclose(pa, pb, rtol=0, atol=1e-6), (k, n)
+        assert [r["loss"] for r in a.train_log()] == pytest.approx([r["loss"] for r in b.train_log()], rel=1e-6)
 
 
 def test_stacked_refuses_runs_that_differ_in_more_than_seed(tmp_path):

@@ -268,6 +268,25 @@ def test_device_selection():
             select_device("cuda")
 
 
+@pytest.mark.parametrize("model, options", [("vae", {"encoder": "mlp_small", "decoder": "mlp_small"}),
+                                            ("ladder_vae", {})])
+def test_a_run_is_bit_identical_to_one_drawing_noise_with_randn_like(tmp_path, monkeypatch, model, options):
+    """The trainer through model.noise gives the weights and log a run gets when every model draws
+    its noise as before models had a noise source (torch.randn_like on the global generator, the
+    old staticmethod re-created here as the reference), bit for bit."""
+    from dislab.models.base import LatentVariableModel
+
+    config = TrainConfig(**{**TINY, "model": model, "model_options": {"n_latents": 3, **options}},
+                         dataset_options={"side": 16, "n_pos": 4}, steps=4, channels_last=False)
+    new = train(config, out=tmp_path / "new", progress=False)
+    old = staticmethod(lambda mu, logvar: mu + torch.exp(0.5 * logvar) * torch.randn_like(mu))
+    monkeypatch.setattr(LatentVariableModel, "reparameterize", old)
+    ref = train(config, out=tmp_path / "ref", progress=False)
+    assert_same_weights(weights(new), weights(ref))
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in ("images_per_s", "wall_time_s")} for r in rows]  # noqa: E731
+    assert strip(open_run(new).train_log()) == strip(open_run(ref).train_log())
+
+
 def test_tensorboard_events(tmp_path):
     pytest.importorskip("tensorboard")
     run_dir = train(TrainConfig(**TINY, steps=2, tensorboard=True), out=tmp_path / "tb", progress=False)

@@ -56,8 +56,8 @@ def _batch(n=32):
 
 def _step(model, x, eps):
     """Loss, its gradient (flat, float64) and the terms, with the reparameterisation noise fixed."""
-    model.reparameterize = lambda mu, logvar: mu + torch.exp(0.5 * logvar) * eps.to(mu.dtype)
-    out = model(x.to(next(model.parameters()).dtype), 0)
+    with model.noise.given(eps.to(next(model.parameters()).dtype)):
+        out = model(x.to(next(model.parameters()).dtype), 0)
     grads = torch.autograd.grad(out.loss, list(model.parameters()))
     return out, torch.cat([g.flatten().double() for g in grads]), {k: float(v) for k, v in out.terms.items()}
 

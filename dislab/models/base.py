@@ -28,6 +28,7 @@ from torch import nn
 
 from dislab import checks
 from dislab.errors import ConfigError
+from dislab.models.noise import Noise
 from dislab.objectives.reconstruction import reconstruction_nll
 
 
@@ -156,6 +157,9 @@ class LatentVariableModel(nn.Module):
         # dtype the networks compute in (None: float32). The trainer sets it from TrainConfig.precision
         # (dislab.training.precision); it is not part of the config, since the weights are the same.
         self.network_dtype: torch.dtype | None = None
+        # where reparameterize draws ε (dislab.models.noise): torch's default generator unless a
+        # caller gives another source; not part of the config or the weights
+        self.noise = Noise()
 
     def network(self, net: nn.Module, *args):
         """``net(*args)`` at the training precision: under bf16 autocast when ``network_dtype`` is
@@ -182,10 +186,10 @@ class LatentVariableModel(nn.Module):
         """Mean image of p(x | z) in [0, 1] (both reconstructions use σ(logits) as the mean)."""
         return torch.sigmoid(self.decode(z))
 
-    @staticmethod
-    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-        """z = mu + exp(½ logvar) · ε, ε ~ N(0, I) (Kingma & Welling 2014, Eq. 10)."""
-        return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+    def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """z = mu + exp(½ logvar) · ε (Kingma & Welling 2014, Eq. 10), ``(n, d)`` each, with
+        ε ~ N(0, I) drawn from ``self.noise`` (:class:`dislab.models.noise.Noise`)."""
+        return mu + torch.exp(0.5 * logvar) * self.noise.normal_like(mu)
 
     def encode_sample_decode(self, x: torch.Tensor):
         """The step every single-layer model shares: ``(mu, logvar, z, x_logits, rec)`` with

@@ -230,8 +230,10 @@ def latest_step(ckpt_dir: Path) -> int | None:
 
 def save_checkpoint(ckpt_dir: Path, *, step: int, model: torch.nn.Module,
                     optimizers: dict[str, torch.optim.Optimizer], np_rng: np.random.Generator,
-                    extra: dict[str, Any] | None = None) -> Path:
-    """Write the complete resume state at ``step``; returns the checkpoint's folder."""
+                    extra: dict[str, Any] | None = None,
+                    rng: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write the complete resume state at ``step``; returns the checkpoint's folder. ``rng``: the
+    torch generator states to record (:func:`rng_tensors`' keys); None: this process's."""
     ckpt_dir = Path(ckpt_dir)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     name = f"step-{step:09d}"
@@ -246,7 +248,7 @@ def save_checkpoint(ckpt_dir: Path, *, step: int, model: torch.nn.Module,
     meta = {"step": str(step)}
     save_file(model_tensors(model), str(tmp / CHECKPOINT_WEIGHTS), metadata=meta)
     save_file(opt_tensors, str(tmp / CHECKPOINT_OPTIMIZERS), metadata=meta)
-    save_file(rng_tensors(), str(tmp / CHECKPOINT_RNG), metadata=meta)
+    save_file(rng_tensors() if rng is None else rng, str(tmp / CHECKPOINT_RNG), metadata=meta)
     write_json(tmp / CHECKPOINT_STATE, {
         "step": step,
         "numpy_rng": np_rng.bit_generator.state,

@@ -1,8 +1,11 @@
 """The fit loop: sample a batch by index, one forward, a gradient step per optimizer group, log,
-checkpoint. :func:`train` starts a run folder, :func:`resume` continues one.
+checkpoint. :func:`train` starts a run folder, :func:`resume` continues one; :func:`_fit` is the
+one loop, for one model (:class:`LoneStepper`) or K stacked seeds
+(:class:`dislab.studies.stacked.StackedStepper`).
 
 Reproducibility: every generator is seeded from ``TrainConfig.seed`` (torch's global generators
-for weight init and reparameterisation noise, a numpy ``Generator`` for batch indices) inside
+for weight init and the reparameterisation noise ``model.noise`` draws by default, a numpy
+``Generator`` for batch indices) inside
 ``torch.random.fork_rng``, so a call leaves the caller's generators untouched. A checkpoint holds
 all of their states and the thread count it was trained with (which :func:`resume` restores), so
 on CPU a run resumed from a checkpoint ends with the same weights, bit for bit, as one that was
@@ -18,8 +21,9 @@ import os
 import shutil
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Protocol
 
 import numpy as np
 import torch
@@ -29,7 +33,7 @@ from dislab.errors import ConfigError, RunError
 from dislab.io import atomic_write_text, write_json
 from dislab.runs.layout import CHECKPOINT, CHECKPOINT_STATE, CONFIG, MANIFEST, TENSORBOARD, TRAIN_LOG, WEIGHTS
 from dislab.training.checkpoint import (DAMAGED, FOLDER_PATTERN, PRODUCER, load_checkpoint, read_manifest,
-                                        save_checkpoint, save_weights, weights_step)
+                                        rng_tensors, save_checkpoint, save_weights, weights_step)
 from dislab.training.config import TrainConfig
 from dislab.training.precision import DTYPES, resolve_precision
 from dislab.training.run import Run, build_model_from_record, read_log, remove_stale_temporaries, run_lock
@@ -224,74 +228,213 @@ def restore_log_interval(saved: Any, where: Path, device) -> tuple[list[str], to
     return names, acc, count
 
 
-def _fit(run_dir: Path, config: TrainConfig, model, dataset, device: torch.device, groups, optimizers,
-         fmt: torch.memory_format, np_rng: np.random.Generator, step: int, wall_time: float,
-         progress: bool, *, interval: tuple[list[str], torch.Tensor | None, int] = ([], None, 0)) -> None:
-    """The loop, from ``step`` to ``config.steps``; ``interval`` continues the log interval a
-    checkpoint was taken in (:func:`restore_log_interval`)."""
+@dataclass
+class Member:
+    """One run the loop trains: its folder and the state its checkpoints hold.
+
+    ``model`` / ``groups`` / ``optimizers`` as :func:`prepare_model` builds them (for a stacked
+    member: the module its slice of the stack is copied into before each checkpoint); ``np_rng``
+    draws its batch indices; ``wall_time`` is the seconds it trained before this session;
+    ``interval`` the log interval its checkpoint was taken in (:func:`restore_log_interval`);
+    ``generator`` its own torch generator, recorded as the run's torch state in its checkpoints
+    (None: the process's generators, which a lone run draws from).
+    """
+
+    path: Path
+    model: torch.nn.Module
+    groups: dict[str, list]
+    optimizers: dict[str, torch.optim.Optimizer]
+    np_rng: np.random.Generator
+    wall_time: float = 0.0
+    interval: tuple[list[str], torch.Tensor | None, int] = field(default_factory=lambda: ([], None, 0))
+    generator: torch.Generator | None = None
+
+
+class Stepper(Protocol):
+    """What :func:`_fit` trains: K >= 1 members in lockstep, one batch each per step.
+
+    ``members``: the members still training; row ``j`` of ``forward``'s values is ``members[j]``.
+    ``forward(step)``: draw each member's batch and run the forward; returns the logged names and
+    the values ``(K, n_terms)`` (on the device), and keeps what ``update`` needs.
+    ``drop(positions, step)``: those members stop before this step's update; the others' update
+    is what it would have been without them (float rounding of a smaller stack apart).
+    ``update()``: one gradient step of every optimizer group of every member, from the forward.
+    ``sync()``: the members' ``model`` and ``optimizers`` hold the current state (before a checkpoint).
+    ``extra``: keys added to each checkpoint's state.json.
+    """
+
+    members: list[Member]
+    extra: dict[str, Any]
+
+    def forward(self, step: int) -> tuple[list[str], torch.Tensor]: ...
+
+    def drop(self, positions: list[int], step: int) -> None: ...
+
+    def update(self) -> None: ...
+
+    def sync(self) -> None: ...
+
+
+class LoneStepper:
+    """One model: a batch (:func:`sample_batch`), ``model(x, step)``, then :func:`_gradient_step`:
+    :func:`training_step` in two halves, so that the loop decides what a non-finite value does."""
+
+    def __init__(self, member: Member, dataset, batch_size: int, device: torch.device,
+                 fmt: torch.memory_format):
+        self.members = [member]
+        self.dataset, self.batch_size, self.device, self.fmt = dataset, batch_size, device, fmt
+        self._out = None  # the last forward's ModelOutput, until its update
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        return {}
+
+    def forward(self, step: int) -> tuple[list[str], torch.Tensor]:
+        m = self.members[0]
+        x = sample_batch(self.dataset, self.batch_size, m.np_rng, self.device, self.fmt)  # (B, C, H, W)
+        self._out = m.model(x, step)
+        return _term_names(self._out), _term_values(self._out)[None]  # (1, n_terms)
+
+    def drop(self, positions: list[int], step: int) -> None:
+        self.members, self._out = [], None
+
+    def update(self) -> None:
+        m = self.members[0]
+        _gradient_step(self._out, m.groups, m.optimizers)
+        self._out = None
+
+    def sync(self) -> None:
+        """The model and optimizers are trained in place: nothing to copy."""
+
+
+def _joint_interval(saved: list[tuple[list[str], torch.Tensor | None, int]]):
+    """``(names, sums (K, n_terms), count)`` continuing K members' restored log intervals when
+    they agree (members resumed from checkpoints of one step do), else a new interval."""
+    names, _, count = saved[0]
+    if count and all(n == names and c == count for n, _, c in saved):
+        return names, torch.stack([a for _, a, _ in saved]), count
+    return [], None, 0
+
+
+def _rng_state(member: Member, device: torch.device) -> dict[str, torch.Tensor] | None:
+    """The torch generator states a member's checkpoint records: the process's, with the
+    member's own generator (if it has one) in place of the training device's."""
+    if member.generator is None:
+        return None
+    key = f"torch_cuda_{device.index or 0}" if device.type == "cuda" else "torch_cpu"
+    return {**rng_tensors(), key: member.generator.get_state()}
+
+
+def _fit(stepper: Stepper, config: TrainConfig, device: torch.device, step: int,
+         progress: bool) -> list[BaseException | None]:
+    """The training loop, from ``step`` to ``config.steps``, of the runs ``stepper`` steps (one
+    model: :class:`LoneStepper`; K stacked seeds: :class:`dislab.studies.stacked.StackedStepper`).
+
+    Per step: ``stepper.forward``, a check that every logged value is finite, ``stepper.update``.
+    The loop owns, for every member alike: the progress bar; a row of ``train_log.jsonl`` (means
+    over the interval) and TensorBoard scalars every ``log_every`` steps and at the last; the
+    interval's sums, continued from the members' checkpoints and saved in each checkpoint; a
+    checkpoint every ``checkpoint_every`` steps and at the last, each followed by the root weights
+    (a kill between the two is repaired by ``Run.weights_in_force``); wall time.
+
+    A member whose loss or a term is non-finite stops before the update with a
+    :class:`NonFiniteLossError` naming the term, the step and its last good checkpoint (which its
+    folder keeps); the others go on. Returns one entry per member of ``stepper.members`` at the
+    start: None when it reached ``config.steps``, else that error (a lone run's caller raises it).
+    """
     from tqdm.auto import tqdm
 
-    ckpt_dir = run_dir / CHECKPOINT
-    extra = {"model": model.name, "batch_size": config.batch_size}
-
-    def checkpoint(at: int, wall: float) -> None:
-        save_checkpoint(ckpt_dir, step=at, model=model, optimizers=optimizers, np_rng=np_rng,
-                        extra={**extra, "wall_time_s": wall, "device": str(device),
-                               "log_interval": log_interval(names, acc, n_acc)})
-        # a kill before this line leaves the root one checkpoint behind: Run.weights_in_force
-        # restores it from the checkpoint before anything reads it
-        save_weights(run_dir / WEIGHTS, model, {"step": str(at), "model": model.name})
-
-    last_good = step
-    writer = _tensorboard(run_dir, config, step)
-    names, acc, n_acc = interval  # acc: (n_terms,) sum of the logged values over the current interval
-    # n_acc: steps summed in acc
-    t0 = time.perf_counter()  # wall time of this session = wall_time + (now - t0)
+    runs = list(stepper.members)  # every member, in the order of the result
+    rows = list(range(len(runs)))  # rows[j]: the member of row j of the values
+    errors: list[BaseException | None] = [None] * len(runs)
+    names, acc, n_acc = _joint_interval([m.interval for m in runs])  # acc: (K, n_terms) sums
+    last_good = step  # every member starts from its checkpoint of this step
+    t0 = time.perf_counter()  # wall time of this session = member.wall_time + (now - t0)
     t_mark, step_mark = t0, step
-    bar = tqdm(total=config.steps, initial=step, disable=bars.disable(progress), unit="step", dynamic_ncols=True,
-               desc=run_dir.name, smoothing=0.1)
-    model.train()
+    desc = runs[0].path.name if len(runs) == 1 else f"{len(runs)} seeds stacked"
+    writers: list = []
+    logs: list = []
+    bar = tqdm(total=config.steps, initial=step, disable=bars.disable(progress), unit="step",
+               dynamic_ncols=True, desc=desc, smoothing=0.1)
     try:
-        with open(run_dir / TRAIN_LOG, "a", encoding="utf-8") as log:
-            while step < config.steps:
-                x = sample_batch(dataset, config.batch_size, np_rng, device, fmt)  # (B, C, H, W)
-                try:
-                    step_names, values = training_step(model, x, step, groups, optimizers)
-                except NonFiniteLossError as e:
-                    raise NonFiniteLossError(
-                        f"{e}; the run keeps its last good checkpoint (step {last_good}). Lower lr, "
-                        f"check the data, or resume with another seed") from None
-                step += 1
-                if step_names != names:  # a model whose terms change (a schedule's phase): new sums
-                    names, acc, n_acc = step_names, None, 0
-                acc = values if acc is None else acc + values
-                n_acc += 1
-                bar.update(1)
-                if step % config.log_every == 0 or step == config.steps:
-                    now = time.perf_counter()
-                    means = (acc / n_acc).tolist()
-                    row = {"step": step, **dict(zip(names, means)),
-                           "images_per_s": (step - step_mark) * config.batch_size / max(now - t_mark, 1e-9),
-                           "wall_time_s": wall_time + now - t0}
-                    log.write(json.dumps(row) + "\n")
-                    log.flush()
-                    if writer is not None:
+        writers = [_tensorboard(m.path, config, step) for m in runs]
+        logs = [open(m.path / TRAIN_LOG, "a", encoding="utf-8") for m in runs]
+        for m in runs:
+            m.model.train()
+        while step < config.steps and rows:
+            step_names, values = stepper.forward(step)  # values: (K, n_terms)
+            finite = torch.isfinite(values).all(dim=1)  # (K,); one sync per step, free on CPU
+            if not bool(finite.all()):
+                bad = [j for j, ok in enumerate(finite.tolist()) if not ok]
+                for j in bad:
+                    errors[rows[j]] = NonFiniteLossError(
+                        f"{_non_finite(step, step_names, values[j])}; the run keeps its last good "
+                        f"checkpoint (step {last_good}). Lower lr, check the data, or resume with "
+                        f"another seed")
+                keep = [j for j in range(len(rows)) if j not in bad]
+                stepper.drop(bad, step)
+                rows = [rows[j] for j in keep]
+                if not rows:
+                    break
+                values = values[keep]
+                acc = None if acc is None else acc[keep]
+            stepper.update()
+            step += 1
+            if step_names != names:  # a model whose terms change (a schedule's phase): new sums
+                names, acc, n_acc = step_names, None, 0
+            acc = values if acc is None else acc + values
+            n_acc += 1
+            bar.update(1)
+            if step % config.log_every == 0 or step == config.steps:
+                now = time.perf_counter()
+                means = (acc / n_acc).tolist()  # (K, n_terms)
+                speed = (step - step_mark) * config.batch_size / max(now - t_mark, 1e-9)  # per member
+                for j, i in enumerate(rows):
+                    row = {"step": step, **dict(zip(names, means[j])), "images_per_s": speed,
+                           "wall_time_s": runs[i].wall_time + now - t0}
+                    logs[i].write(json.dumps(row) + "\n")
+                    logs[i].flush()
+                    if writers[i] is not None:
                         for k, v in row.items():
                             if k != "step":
-                                writer.add_scalar(f"train/{k}", v, step)
-                    # the loss and its main terms; the ELBO repeats the loss, kl_monte_carlo is a flag
-                    main = [k for k in names if k not in ("elbo", "kl_monte_carlo")][:4]
-                    shown = {k: f"{row[k]:.4g}" for k in main}
-                    shown["img/s"] = f"{row['images_per_s']:.0f}"
-                    bar.set_postfix(shown, refresh=False)  # a dict keeps this order
-                    acc, n_acc, t_mark, step_mark = None, 0, now, step
-                if step % config.checkpoint_every == 0 or step == config.steps:
-                    checkpoint(step, wall_time + time.perf_counter() - t0)
-                    last_good = step
+                                writers[i].add_scalar(f"train/{k}", v, step)
+                    if j == 0:  # the loss and its main terms; the ELBO repeats the loss, kl_monte_carlo is a flag
+                        main = [k for k in names if k not in ("elbo", "kl_monte_carlo")][:4]
+                        shown = {k: f"{row[k]:.4g}" for k in main}
+                        shown["img/s"] = f"{speed:.0f}"
+                        bar.set_postfix(shown, refresh=False)  # a dict keeps this order
+                acc, n_acc, t_mark, step_mark = None, 0, now, step
+            if step % config.checkpoint_every == 0 or step == config.steps:
+                elapsed = time.perf_counter() - t0
+                stepper.sync()
+                for j, m in enumerate(stepper.members):
+                    save_checkpoint(m.path / CHECKPOINT, step=step, model=m.model, optimizers=m.optimizers,
+                                    np_rng=m.np_rng, rng=_rng_state(m, device),
+                                    extra={"model": m.model.name, "batch_size": config.batch_size,
+                                           "wall_time_s": m.wall_time + elapsed, "device": str(device),
+                                           **stepper.extra,
+                                           "log_interval": log_interval(names, None if acc is None else acc[j],
+                                                                        n_acc)})
+                    # a kill before this line leaves the root one checkpoint behind:
+                    # Run.weights_in_force restores it from the checkpoint before anything reads it
+                    save_weights(m.path / WEIGHTS, m.model, {"step": str(step), "model": m.model.name})
+                last_good = step
     finally:
         bar.close()
-        if writer is not None:
-            writer.close()
+        for f in logs:
+            f.close()
+        for w in writers:
+            if w is not None:
+                w.close()
+    return errors
+
+
+def _train_lone(member: Member, dataset, config: TrainConfig, device: torch.device,
+                fmt: torch.memory_format, step: int, progress: bool) -> None:
+    """:func:`_fit` of one run; its NonFiniteLossError is raised."""
+    (error,) = _fit(LoneStepper(member, dataset, config.batch_size, device, fmt), config, device, step, progress)
+    if error is not None:
+        raise error
 
 
 def _seeded(device: torch.device):
@@ -446,8 +589,8 @@ def train(config: TrainConfig | Mapping[str, Any], *, out: str | os.PathLike | N
         _claim_folder(out, overwrite)
         with run_lock(out):
             _write_new_run(out, config, record, model, optimizers, device)
-            _fit(out, config, model, dataset, device, groups, optimizers, fmt,
-                 np.random.default_rng(config.seed), 0, 0.0, progress)
+            member = Member(out, model, groups, optimizers, np.random.default_rng(config.seed))
+            _train_lone(member, dataset, config, device, fmt, 0, progress)
     return out
 
 
@@ -503,8 +646,9 @@ def resume(run_dir: str | os.PathLike, *, changes: Mapping[str, Any] | None = No
             rows = [r for r in read_log(run.path / TRAIN_LOG) if r.get("step", 0) <= step]
             atomic_write_text(run.path / TRAIN_LOG, "".join(json.dumps(r) + "\n" for r in rows))
             with thread_count(state.get("torch_threads"), run.path):
-                _fit(run.path, config, model, dataset, device, groups, optimizers, fmt, np_rng, step,
-                     float(state.get("wall_time_s") or 0.0), progress, interval=interval)
+                member = Member(run.path, model, groups, optimizers, np_rng,
+                                float(state.get("wall_time_s") or 0.0), interval)
+                _train_lone(member, dataset, config, device, fmt, step, progress)
     return run.path
 
 
