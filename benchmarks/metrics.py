@@ -1,6 +1,6 @@
 """Speed of the metrics on arrays of the published sizes (docs/benchmarks.md, "## Metrics").
 
-    .venv/bin/python benchmarks/metrics.py [--repeats 3] [--predictor lightgbm] [--n-jobs -1] [--skip-suite] [--with-2023]
+    .venv/bin/python benchmarks/metrics.py [--repeats 3] [--predictor fast] [--n-jobs -1] [--skip-suite] [--with-2023]
 
 Prints one table: median and min seconds of
 
@@ -50,7 +50,7 @@ def timed(fn, repeats: int):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--predictor", default="lightgbm", help="fast DCI predictor (default lightgbm)")
+    parser.add_argument("--predictor", default="fast", help="DCI predictor (default fast, as dislab evaluate)")
     parser.add_argument("--n-jobs", type=int, default=-1,
                         help="DCI's n_jobs (default -1, every core, as dislab evaluate)")
     parser.add_argument("--skip-suite", action="store_true", help="skip the supervised suite")
