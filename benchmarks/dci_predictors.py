@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--n-train", type=int, default=10_000)
     parser.add_argument("--n-test", type=int, default=5_000)
     parser.add_argument("--cases", default="noisy,mixed,rotated,partial")
-    parser.add_argument("--predictors", default="gbt,lightgbm,hist_gbt,random_forest,lasso")
+    parser.add_argument("--predictors", default="gbt,fast,hist_gbt,random_forest,lasso")
     parser.add_argument("--n-jobs", type=int, default=1, help="factors fitted in parallel")
     parser.add_argument("--json", help="also write the raw results here")
     parser.add_argument("--from-json", nargs="+", metavar="FILE",

@@ -1,13 +1,13 @@
 """Speed of the metrics on arrays of the published sizes (docs/benchmarks.md, "## Metrics").
 
-    .venv/bin/python benchmarks/metrics.py [--repeats 3] [--predictor lightgbm] [--n-jobs -1] [--skip-suite] [--with-2023]
+    .venv/bin/python benchmarks/metrics.py [--repeats 3] [--predictor fast] [--n-jobs -1] [--skip-suite] [--with-2023]
 
 Prints one table: median and min seconds of
 
 * MIG on 10,000 x 10 codes (target < 0.5 s);
-* the supervised array suite for one model — MIG, DCI with the fast predictor on every core as
-  ``dislab evaluate`` runs it, SAP,
-  modularity/explicitness, IRS — on 10,000 train / 5,000 test points (target < 30 s);
+* the supervised array suite for one model as ``dislab evaluate`` runs it — MIG, DCI with the fast
+  predictor, SAP, modularity/explicitness (these three on every core), IRS — on 10,000 train /
+  5,000 test points (target < 30 s);
 * UDR of 10 models x 10,000 points x 10 codes, Spearman and Lasso (target < 10 s);
 * with ``--with-2023``: InfoMEC on 10,000 points and DCI-ES on 10,000 / 5,000 (its 12 x 5 random
   forests on every core), opt-in metrics without a target.
@@ -50,9 +50,9 @@ def timed(fn, repeats: int):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--predictor", default="lightgbm", help="fast DCI predictor (default lightgbm)")
+    parser.add_argument("--predictor", default="fast", help="DCI predictor (default fast, as dislab evaluate)")
     parser.add_argument("--n-jobs", type=int, default=-1,
-                        help="DCI's n_jobs (default -1, every core, as dislab evaluate)")
+                        help="n_jobs of DCI, SAP and explicitness (default -1, every core, as dislab evaluate)")
     parser.add_argument("--skip-suite", action="store_true", help="skip the supervised suite")
     parser.add_argument("--with-2023", action="store_true", dest="with_2023",
                         help="also time InfoMEC and DCI-ES (slow: minutes)")
@@ -80,8 +80,9 @@ def main() -> None:
                 ("mig", lambda: mig(c_tr, f_tr)),
                 ("dci", lambda: dci(c_tr, f_tr, c_te, f_te, predictor=args.predictor,
                                     n_jobs=args.n_jobs, progress=False)),
-                ("sap", lambda: sap(c_tr, f_tr, c_te, f_te)),
-                ("modularity_explicitness", lambda: modularity_explicitness(c_tr, f_tr, c_te, f_te)),
+                ("sap", lambda: sap(c_tr, f_tr, c_te, f_te, n_jobs=args.n_jobs)),
+                ("modularity_explicitness", lambda: modularity_explicitness(c_tr, f_tr, c_te, f_te,
+                                                                            n_jobs=args.n_jobs)),
                 ("irs", lambda: irs(c_tr, f_tr)),
             ):
                 t = time.perf_counter()

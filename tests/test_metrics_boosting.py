@@ -1,4 +1,4 @@
-"""The fast DCI predictor runs scikit-learn's gradient boosting algorithm with LightGBM trees:
+"""The fast DCI predictor runs scikit-learn's gradient boosting algorithm with exact compiled trees:
 its importances and predictions must match GradientBoostingClassifier's on the same data, and
 what it cannot match (ties, values closer than scikit-learn's 1e-7) must be detected."""
 import warnings
@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
-pytest.importorskip("lightgbm")
+pytest.importorskip("numba")
 from sklearn.ensemble import GradientBoostingClassifier  # noqa: E402
 
 from dislab.metrics import dci  # noqa: E402
@@ -78,14 +78,14 @@ def test_tiny_training_sets_and_rare_classes_keep_their_codes():
     for n in (7, 20, 39):
         f = (np.arange(n) % 2)[:, None]
         codes = np.c_[f + 0.1 * rng.standard_normal((n, 1)), rng.standard_normal((n, 1))]
-        fast = dci(codes, f, codes, f, predictor="lightgbm", progress=False)
+        fast = dci(codes, f, codes, f, predictor="fast", progress=False)
         ref = dci(codes, f, codes, f, predictor="gbt", progress=False)
         assert np.abs(np.subtract(fast["importance"], ref["importance"])).max() < 0.02
         assert fast["informativeness_train"] == ref["informativeness_train"] == 1.0
     f = np.zeros((1000, 1), int)
     f[:10] = 1
     codes = np.c_[f.astype(float), rng.standard_normal((1000, 1))]
-    fast = dci(codes, f, codes, f, predictor="lightgbm", progress=False)
+    fast = dci(codes, f, codes, f, predictor="fast", progress=False)
     assert np.asarray(fast["importance"])[:, 0] == pytest.approx([1.0, 0.0], abs=1e-9)
     assert fast["fallback"] == {}
 
@@ -142,7 +142,7 @@ def test_constant_features_predict_the_majority_class():
 
 
 @pytest.mark.slow
-def test_dci_lightgbm_agrees_with_gbt_on_mixed_codes():
+def test_dci_fast_agrees_with_gbt_on_mixed_codes():
     """The docs' agreement claim on a small `mixed`-like case: D, C, I and every importance
     within 0.015 (measured 0.004 in C and 0.003 in importance)."""
     rng = np.random.default_rng(0)
@@ -153,7 +153,7 @@ def test_dci_lightgbm_agrees_with_gbt_on_mixed_codes():
     noise = rng.standard_normal((1500, 5))
     codes = np.c_[scaled @ mix + 0.1 * noise[:, :3], noise[:, 3:]]
     split = (codes[:1000], f[:1000], codes[1000:], f[1000:])
-    fast = dci(*split, predictor="lightgbm", progress=False)
+    fast = dci(*split, predictor="fast", progress=False)
     ref = dci(*split, predictor="gbt", progress=False)
     for key in ("disentanglement", "completeness", "informativeness_test"):
         assert fast[key] == pytest.approx(ref[key], abs=0.015), key

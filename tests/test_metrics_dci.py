@@ -70,7 +70,7 @@ def test_random_and_constant_codes_score_near_zero():
     assert not np.isnan([zero[k] for k in ("informativeness_train", "informativeness_test")]).any()
 
 
-@pytest.mark.parametrize("predictor", ["lightgbm", "hist_gbt", "random_forest", "lasso"])
+@pytest.mark.parametrize("predictor", ["fast", "hist_gbt", "random_forest", "lasso"])
 def test_fast_predictors_recover_an_axis_aligned_code(predictor):
     codes, f = _data(n=400)
     r = dci(*_split(codes, f, 300), predictor=predictor, progress=False)
@@ -81,17 +81,25 @@ def test_fast_predictors_recover_an_axis_aligned_code(predictor):
         assert r["informativeness_test"] == pytest.approx(max(0.0, 1 - r["nrmse_test"]))
 
 
-def test_lightgbm_missing_gives_a_clear_error(monkeypatch):
-    monkeypatch.setitem(sys.modules, "lightgbm", None)
+def test_numba_missing_gives_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "numba", None)
     codes, f = _data(n=50)
-    with pytest.raises(ConfigError, match=r"pip install lightgbm"):
-        dci(*_split(codes, f, 30), predictor="lightgbm")
+    with pytest.raises(ConfigError, match=r"pip install numba"):
+        dci(*_split(codes, f, 30), predictor="fast")
     # dislab evaluate then falls back to the reference predictor, not to an approximation
     from dislab.metrics.suite import default_options
 
     assert default_options()["dci"]["predictor"] == "gbt"
-    monkeypatch.delitem(sys.modules, "lightgbm")
-    assert default_options()["dci"] == {"predictor": "lightgbm", "n_jobs": -1}
+    monkeypatch.delitem(sys.modules, "numba")
+    assert default_options()["dci"] == {"predictor": "fast", "n_jobs": -1}
+
+
+def test_former_name_of_the_fast_predictor_is_the_fast_predictor():
+    codes, f = _data(n=200)
+    old = dci(*_split(codes, f, 150), predictor="lightgbm", progress=False)
+    new = dci(*_split(codes, f, 150), predictor="fast", progress=False)
+    assert old["predictor"] == "fast"
+    assert old["importance"] == new["importance"] and old["disentanglement"] == new["disentanglement"]
 
 
 def test_unknown_predictor_and_constant_factor():

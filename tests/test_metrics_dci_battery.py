@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 
-pytest.importorskip("lightgbm")
+pytest.importorskip("numba")
 from dislab.metrics import dci  # noqa: E402
 
 KEYS = ("disentanglement", "completeness", "informativeness_test")
@@ -105,7 +105,7 @@ def test_fast_predictor_within_the_references_spread(name):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         judge = [dci(*split, predictor="gbt", seed=s, progress=False) for s in seeds]
-    fast = dci(*split, predictor="lightgbm", progress=False)
+    fast = dci(*split, predictor="fast", progress=False)
     for key in KEYS:
         values = [r[key] for r in judge]
         low, high = min(values) - TOLERANCE, max(values) + TOLERANCE
@@ -119,9 +119,9 @@ def test_fallbacks_are_reported_only_where_needed():
     """Codes on a 1e-6 scale and heavily tied inputs (duplicated codes here, where a few splits
     carry the importance) are handed to gbt, with the reason; ordinary, rotated and collapsed
     codes are not."""
-    scales = dci(*_case("scales_1e-6_to_1e6")[0], predictor="lightgbm", progress=False)
+    scales = dci(*_case("scales_1e-6_to_1e6")[0], predictor="fast", progress=False)
     assert "0" in scales["fallback"] and "1e-7" in scales["fallback"]["0"]
-    tied = dci(*_case("duplicated_integer")[0], predictor="lightgbm", progress=False)
+    tied = dci(*_case("duplicated_integer")[0], predictor="fast", progress=False)
     assert tied["fallback"] and all("at random" in why for why in tied["fallback"].values())
     for name in ("rotated", "collapsed_latents", "constant_codes"):
-        assert dci(*_case(name)[0], predictor="lightgbm", progress=False)["fallback"] == {}, name
+        assert dci(*_case(name)[0], predictor="fast", progress=False)["fallback"] == {}, name

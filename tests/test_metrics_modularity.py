@@ -54,3 +54,17 @@ def test_explicitness_classifier_options():
     assert 0.7 < a["explicitness_test"] <= 1 and 0.7 < b["explicitness_test"] <= 1
     with pytest.raises(ValueError, match="unknown explicitness classifier"):
         modularity_explicitness(codes, f, codes, f, classifier="svm")
+
+
+def test_threads_change_nothing_and_n_jobs_is_checked():
+    from dislab.errors import ConfigError
+
+    rng = np.random.default_rng(3)
+    f = rng.integers(0, (2, 6, 4), size=(700, 3))
+    codes = np.c_[f + 0.3 * rng.standard_normal(f.shape), rng.standard_normal((700, 2))]
+    split = (codes[:500], f[:500], codes[500:], f[500:])
+    one = modularity_explicitness(*split)
+    assert modularity_explicitness(*split, n_jobs=2) == one
+    assert modularity_explicitness(*split, n_jobs=-1) == one
+    with pytest.raises(ConfigError, match="n_jobs"):
+        modularity_explicitness(*split, n_jobs=0)

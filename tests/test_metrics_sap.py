@@ -59,3 +59,16 @@ def test_primal_and_dual_solvers_agree_on_easy_data():
     a = sap(codes[:300], f[:300], codes[300:], f[300:])
     b = sap(codes[:300], f[:300], codes[300:], f[300:], dual=False)
     assert a["sap"] == pytest.approx(b["sap"], abs=0.02)
+
+
+def test_threads_change_nothing_and_n_jobs_is_checked():
+    from dislab.errors import ConfigError
+
+    codes, f = _data(n=600, sizes=(3, 5, 4))
+    codes = np.c_[codes, np.random.default_rng(1).standard_normal((600, 2))]
+    one = sap(codes[:400], f[:400], codes[400:], f[400:])
+    assert sap(codes[:400], f[:400], codes[400:], f[400:], n_jobs=2) == one
+    assert sap(codes[:400], f[:400], codes[400:], f[400:], n_jobs=-1) == one
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ConfigError, match="n_jobs"):
+            sap(codes[:400], f[:400], codes[400:], f[400:], n_jobs=bad)

@@ -1,32 +1,31 @@
-"""scikit-learn's gradient boosting classifier, with LightGBM growing the trees.
+"""scikit-learn's gradient boosting classifier, run fast: the reference's algorithm, exact trees.
 
 The DCI reference (disentanglement_lib) fits ``sklearn.ensemble.GradientBoostingClassifier()`` with
 default parameters, which takes minutes per model. An off-the-shelf fast booster shaped like it
 (LightGBM, depth 3, 100 rounds) still moves D and C by up to 0.06 when codes mix factors, because
 it is a different algorithm. This module runs scikit-learn's algorithm (Friedman 2001, "Greedy
 Function Approximation", Algorithm 6 for K classes, as implemented in ``sklearn/ensemble/_gb.py``)
-and hands only the search for each tree's splits to LightGBM's histogram learner:
+and grows each tree with a compiled exact search (:mod:`dislab.metrics._grow`):
 
 * the inputs are what scikit-learn's trees see: codes cast to float32 (its ``DTYPE``), split
   candidates only between sorted training values more than ``FEATURE_THRESHOLD`` = 1e-7 apart
   (float32 arithmetic, ``sklearn/tree/_partitioner.pyx``) at the midpoint of the two values
-  (:func:`split_candidates`); each code reaches LightGBM as the index of its group of values
-  between two candidates, one histogram bin per index, so it can split wherever scikit-learn can;
+  (:func:`split_candidates`); each code is cut into groups of values between two candidates, and
+  a tree can split between any two groups, as scikit-learn can;
 * raw scores start at the log class priors (``DummyClassifier(strategy="prior")``; the logit of
   the prior for two classes);
 * each round computes the negative gradient of the multinomial deviance, ``r = y_onehot - p``
   (``p`` = softmax of the raw scores; the logistic for two classes, one tree per round), once for
   all classes;
-* per class, a regression tree of depth <= 3 is grown on ``r[:, k]`` with squared-error splits:
-  LightGBM is given gradient ``-r`` and unit hessians, so its split gain
-  ``G_L^2/n_L + G_R^2/n_R - G^2/n`` is exactly the decrease of the squared error scikit-learn's
-  tree maximises, with at least one sample per leaf (the Dataset too: LightGBM's default
-  ``min_data_in_leaf`` of 20 made its feature pre-filter drop codes below 40 samples);
-* the trees are read back (``model_to_string``) and evaluated here, in numpy: each leaf's value
-  is scikit-learn's Newton step ``(K-1)/K * sum(r) / sum(p (1 - p))`` over the leaf's training
-  samples (no ``(K-1)/K`` for two classes; 0 where the hessian sum is below 1e-150) times the
-  learning rate; test points are routed with scikit-learn's thresholds (the midpoint of the
-  *node's* two training values either side of the split, not of the whole training set's);
+* per class, a regression tree of depth <= 3 is grown on ``r[:, k]``: every node that is not
+  pure (residual variance above float64's epsilon) is split where scikit-learn's Friedman proxy
+  of the squared-error decrease is largest, over every boundary between groups in the node, with
+  at least one sample per leaf; the threshold is scikit-learn's, the midpoint of the *node's*
+  two training values either side of the split (not of the whole training set's), which is how
+  test points are routed;
+* each leaf's value is scikit-learn's Newton step ``(K-1)/K * sum(r) / sum(p (1 - p))`` over the
+  leaf's training samples (no ``(K-1)/K`` for two classes; 0 where the hessian sum is below
+  1e-150) times the learning rate;
 * importance of a code = total squared-error decrease of its splits over all trees (from the
   residual sums of each split's two sides), which is scikit-learn's ``feature_importances_``
   before its normalisation to sum 1 (the caller normalises).
@@ -35,10 +34,10 @@ Two things cannot be reproduced, so they are measured for the caller (dislab.met
 whether to refit a factor with scikit-learn):
 
 * **ties**: where several codes split a node's training samples into exactly the same two sides,
-  scikit-learn keeps the first of them in a random feature order (``random_state``), LightGBM the
-  lowest index. Every split worth 1e-4 of the largest so far is checked (the others carry
-  ~0.1-0.3 % of the importance on the benchmark cases) and, when tied, credited to one of the
-  tied codes drawn at random and routed by it, as scikit-learn would; ``ties`` lists them, so
+  scikit-learn keeps the first of them in a random feature order (``random_state``), the grower
+  the lowest index. Every split worth 1e-4 of the largest so far is checked exactly (the others
+  carry ~0.1-0.3 % of the importance on the benchmark cases) and, when tied, credited to one of
+  the tied codes drawn at random and routed by it, as scikit-learn would; ``ties`` lists them, so
   that the caller can measure how much D and C depend on the draw. Ties between *different*
   partitions of exactly equal gain (residuals taking few values on tiny or exactly balanced
   samples) are not detected;
@@ -50,7 +49,6 @@ whether to refit a factor with scikit-learn):
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -61,8 +59,6 @@ __all__ = ["fit_gradient_boosting", "BoostingFit", "split_candidates"]
 _TINY_HESSIAN = 1e-150
 # sklearn/tree/_partitioner.pxd: sorted values closer than this (float32) are never split apart.
 _FEATURE_THRESHOLD = np.float32(1e-7)
-# samples used for the cheap first pass of the tie check (all of them below this size)
-_TIE_SAMPLE = 256
 # splits whose squared-error decrease is below this fraction of the largest so far are not checked
 # for ties (on the benchmark cases they are 57-84 % of the splits and 0.1-0.25 % of the importance)
 _UNCHECKED = 1e-4
@@ -79,7 +75,7 @@ class BoostingFit:
     tied_gain: squared-error decrease of the splits that another feature reproduces exactly (the
         part of ``importance.sum()`` whose attribution depends on tie-breaking).
     unchecked_gain: squared-error decrease of the splits too small to be checked for ties
-        (credited to LightGBM's choice).
+        (credited to the grower's choice, the lowest feature index).
     ties: ``{features: (k, 2) array}``, for each set of features (original indices, sorted) that
         tied, one row per split they tied on: its squared-error decrease and the feature credited.
     invalid_gain: squared-error decrease of the splits between values closer than scikit-learn's
@@ -156,75 +152,12 @@ def split_candidates(x_train: np.ndarray, x_test: np.ndarray):
 
 
 def _probabilities(raw: np.ndarray, binary: bool) -> np.ndarray:
-    """Class probabilities from raw scores ``(T, n)`` (class-major, LightGBM's layout): logistic
+    """Class probabilities from raw scores ``(T, n)`` (one row per class): logistic
     (T = 1) or softmax over the classes."""
     if binary:
         return 1.0 / (1.0 + np.exp(-raw))
     shifted = np.exp(raw - raw.max(axis=0, keepdims=True))
     return shifted / shifted.sum(axis=0, keepdims=True)
-
-
-_TREE_FIELDS = re.compile(r"^(num_leaves|split_feature|threshold|left_child|right_child)=(.*)$", re.M)
-
-
-def _heap_trees(text: str, n_trees: int, max_depth: int, root_cut: np.ndarray, root_fine: np.ndarray):
-    """One round's LightGBM trees in heap layout (node h has children 2h + 1 and 2h + 2).
-
-    Returns ``(feature, cut, real, fine)``, each ``(n_trees, 2**max_depth - 1)``: the split
-    feature, the global threshold (float64 value: left iff ``value <= cut``, the same rows as
-    LightGBM's bin index test), whether the node is a split and whether its threshold is a fine
-    one (:func:`split_candidates`). A leaf above the last depth is padded with
-    pass-through nodes (``cut = inf``: every row goes left), so every row ends in one of
-    ``2**max_depth`` leaves, numbered left to right.
-    """
-    n_nodes = 2 ** max_depth - 1
-    feature = np.zeros((n_trees, n_nodes), np.int64)
-    cut = np.full((n_trees, n_nodes), np.inf)
-    real = np.zeros((n_trees, n_nodes), bool)
-    fine = np.zeros((n_trees, n_nodes), bool)
-    for t, block in enumerate(text.split("Tree=")[1:n_trees + 1]):
-        fields = dict(_TREE_FIELDS.findall(block.split("\n\n", 1)[0]))
-        if int(fields["num_leaves"]) < 2:
-            continue
-        split_feature = [int(v) for v in fields["split_feature"].split()]
-        # LightGBM's features are run index + 1; its thresholds fall between two integers
-        run = [int(np.floor(float(v))) - 1 for v in fields["threshold"].split()]
-        left = [int(v) for v in fields["left_child"].split()]
-        right = [int(v) for v in fields["right_child"].split()]
-        stack = [(0, 0)]  # (LightGBM node, heap position)
-        while stack:
-            j, h = stack.pop()
-            f = split_feature[j]
-            feature[t, h], cut[t, h], real[t, h], fine[t, h] = f, root_cut[f, run[j]], True, root_fine[f, run[j]]
-            for child, position in ((left[j], 2 * h + 1), (right[j], 2 * h + 2)):
-                if child >= 0:
-                    stack.append((child, position))
-    return feature, cut, real, fine
-
-
-def _route(x: np.ndarray, feature, cut, max_depth: int, flip=None) -> np.ndarray:
-    """The leaf ``(T, n)`` of every column of ``x`` (p, n) in each tree (``feature``/``cut`` from
-    :func:`_heap_trees`). A row's node at depth d is ``leaf >> (max_depth - d)`` (its position
-    among that depth's nodes). ``flip`` ``(T, nodes)`` bool: nodes whose ``<=`` test sends rows
-    right."""
-    n_trees, n_nodes = feature.shape
-    n = x.shape[1]
-    flat_x, flat_feature, flat_cut = x.ravel(), feature.ravel(), cut.ravel()
-    tree_base = (np.arange(n_trees) * n_nodes)[:, None]
-    column = np.arange(n)[None, :]
-    pos = np.zeros((n_trees, n), np.intp)
-    for depth in range(max_depth):
-        if depth == 0:  # one node per tree: whole rows of x
-            go = x[feature[:, 0]] <= cut[:, :1]
-            if flip is not None:
-                go ^= flip[:, :1]
-        else:  # 1-D takes with flat indices (much faster than 2-D fancy indexing)
-            key = tree_base + (2 ** depth - 1) + pos  # (T, n) flat node index
-            go = np.take(flat_x, np.take(flat_feature, key) * n + column) <= np.take(flat_cut, key)
-            if flip is not None:
-                go ^= np.take(flip.ravel(), key)
-        pos = 2 * pos + (~go)
-    return pos
 
 
 def _leaf_order(leaves: np.ndarray, counts: np.ndarray):
@@ -238,127 +171,54 @@ def _leaf_order(leaves: np.ndarray, counts: np.ndarray):
     return order, bounds
 
 
-def _local_cuts(x, leaves, order, bounds, feature, cut, real, fine, max_depth):
-    """scikit-learn's threshold of every split below the root: the midpoint ``a/2 + b/2`` of the
-    largest value ``a`` of the split feature that the node's training rows send left and the
-    smallest ``b`` they send right (float32 values, float64 midpoint). At the root, whose rows
-    are every training row, that is the global threshold ``cut``.
-
-    ``order``/``bounds`` from :func:`_leaf_order`: per depth, the split feature's value of every
-    row in leaf order, and one max / min per side of each node (a run of consecutive leaves, so
-    the sides of one depth tile each tree's rows: one ``reduceat`` over all of them).
-
-    Returns ``(cuts (T, nodes), invalid (T, nodes) bool)``: ``invalid`` marks the splits at a fine
-    threshold whose two neighbours are within 1e-7, which scikit-learn could not have made (every
-    split there is at the root, where the neighbours are adjacent values of a chain)."""
-    n_trees, n_nodes = feature.shape
-    n = x.shape[1]
-    local = cut.copy()
-    invalid = np.zeros(real.shape, bool)
-    invalid[:, 0] = fine[:, 0] & real[:, 0]
-    tree = np.arange(n_trees)[:, None]
-    leaf_sorted = np.take_along_axis(leaves, order, axis=1)  # (T, n) non-decreasing per tree
-    offset = (np.arange(n_trees) * n)[:, None]
-    for depth in range(1, max_depth):
-        first, count = 2 ** depth - 1, 2 ** depth
-        half = 2 ** (max_depth - depth - 1)  # leaves per side of a node at this depth
-        node = first + (leaf_sorted >> (max_depth - depth))  # (T, n) heap node of each sorted row
-        value = np.take(x.ravel(), np.take(feature.ravel(), tree * n_nodes + node) * n + order).ravel()
-        edges = bounds[:, 0:-1:half]  # (T, 2 * count): start of each side, in leaf order
-        sizes = bounds[:, half::half] - edges
-        starts = np.minimum((offset + edges).ravel(), len(value) - 1)
-        high = np.maximum.reduceat(value, starts).reshape(n_trees, 2 * count)[:, 0::2]
-        low = np.minimum.reduceat(value, starts).reshape(n_trees, 2 * count)[:, 1::2]
-        ok = real[:, first:first + count] & (sizes[:, 0::2] > 0) & (sizes[:, 1::2] > 0)
-        cuts = high.astype(np.float64) / 2.0 + low.astype(np.float64) / 2.0
-        local[:, first:first + count] = np.where(ok, cuts, local[:, first:first + count])
-        # float32 arithmetic, as scikit-learn: a valid split has b > float32(a + 1e-7)
-        invalid[:, first:first + count] = ok & fine[:, first:first + count] & ~(low > high + _FEATURE_THRESHOLD)
-    return local, invalid
-
-
-def _tied(x, bins, sample_bins, n_sample, leaves, order, bounds, feature, check, max_depth, rng):
+def _tied(x, bins, leaves, order, bounds, feature, check, max_depth, rng):
     """The splits in ``check`` (``(T, nodes)`` bool) that other features reproduce exactly (their
-    bin indices put the node's training rows on the same two sides), each with one of the tied
-    features drawn at random as scikit-learn's choice:
+    group indices put the node's training rows on the same two sides,
+    :func:`dislab.metrics._grow.tied_features`), each with one of the tied features drawn at
+    random as scikit-learn's choice:
     ``{(t, h): (tied features (the split's own first), chosen, its threshold, flipped)}``;
     ``flipped``: the chosen feature's low values are the right side (its ``<=`` test sends test
-    rows right).
+    rows right)."""
+    from dislab.metrics._grow import tied_features
 
-    First pass on the subsample (rows ``[0, n_sample)``): a feature that mixes the two sides there
-    mixes them on the node; a side without subsample rows rules nothing out there, and is then
-    compared whole (it is small) with the other side's subsample. Then every row."""
-    n_trees, n_nodes = feature.shape
-    n_features = bins.shape[0]
-    big = np.iinfo(np.int64).max
-    lo = np.full((n_trees * n_nodes * 2, n_features), big)
-    hi = np.full((n_trees * n_nodes * 2, n_features), -1)
-    tree_base = (np.arange(n_trees) * n_nodes)[:, None]
-    sub_leaves = leaves[:, :n_sample]
-    rows = np.broadcast_to(np.arange(n_sample)[None, :], sub_leaves.shape).ravel()
-    for depth in range(max_depth):
-        below = sub_leaves >> (max_depth - depth - 1)  # position one depth down: 2 pos + side
-        key = ((tree_base + (2 ** depth - 1) + (below >> 1)) * 2 + (below & 1)).ravel()
-        by_key = np.argsort(key, kind="stable")
-        k, r = key[by_key], rows[by_key]
-        starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
-        values = sample_bins[r]
-        lo[k[starts]] = np.minimum.reduceat(values, starts, axis=0)
-        hi[k[starts]] = np.maximum.reduceat(values, starts, axis=0)
-    lo = lo.reshape(n_trees, n_nodes, 2, n_features)  # side 0: left, 1: right
-    hi = hi.reshape(n_trees, n_nodes, 2, n_features)
-    maybe = (hi[..., 0, :] < lo[..., 1, :]) | (hi[..., 1, :] < lo[..., 0, :])  # empty sides pass
-    np.put_along_axis(maybe, feature[:, :, None], False, axis=2)
-    maybe &= check[:, :, None]
+    tied, flipped = tied_features(bins, order, bounds, feature, check, max_depth)
     out = {}
-    for t, h in zip(*np.nonzero(maybe.any(axis=2))):
+    for t, h in zip(*np.nonzero(tied.any(axis=2))):
+        others = np.flatnonzero(tied[t, h])
+        members = [int(feature[t, h]), *(int(g) for g in others)]
+        flips = [False, *(bool(flipped[t, h, g]) for g in others)]
+        pick = int(rng.integers(len(members)))
+        g, flip = members[pick], flips[pick]
         depth = int(np.log2(h + 1))
-        position = h - (2 ** depth - 1)
         half = 2 ** (max_depth - depth - 1)  # leaves per side
-        first_leaf = position * 2 * half
+        first_leaf = (h - (2 ** depth - 1)) * 2 * half
         a, b, c = bounds[t, first_leaf], bounds[t, first_leaf + half], bounds[t, first_leaf + 2 * half]
-        sides = (order[t, a:b], order[t, b:c])
-        candidates = np.flatnonzero(maybe[t, h])
-        for side, other in ((0, 1), (1, 0)):
-            if hi[t, h, side, 0] < 0 and hi[t, h, other, 0] >= 0 and len(candidates):
-                b = bins[candidates[:, None], sides[side][None, :]]
-                low, high = b.min(axis=1), b.max(axis=1)
-                o_lo, o_hi = lo[t, h, other, candidates], hi[t, h, other, candidates]
-                candidates = candidates[(high < o_lo) | (o_hi < low)]
-        tied, flipped = [int(feature[t, h])], [False]
-        for g in candidates:
-            b_l, b_r = bins[g, sides[0]], bins[g, sides[1]]
-            if b_l.max() < b_r.min() or b_r.max() < b_l.min():
-                tied.append(int(g))
-                flipped.append(bool(b_r.max() < b_l.min()))
-        if len(tied) > 1:
-            pick = int(rng.integers(len(tied)))
-            g, flip = tied[pick], flipped[pick]
-            low, high = (sides[1], sides[0]) if flip else sides
-            # scikit-learn's threshold on g: midpoint of the node's neighbours across the split
-            cut = np.float64(x[g, low].max()) / 2.0 + np.float64(x[g, high].min()) / 2.0
-            out[(int(t), int(h))] = (tied, g, cut, flip)
+        low, high = (order[t, b:c], order[t, a:b]) if flip else (order[t, a:b], order[t, b:c])
+        # scikit-learn's threshold on g: midpoint of the node's neighbours across the split
+        cut = np.float64(x[g, low].max()) / 2.0 + np.float64(x[g, high].min()) / 2.0
+        out[(int(t), int(h))] = (members, g, cut, flip)
     return out
 
 
 def fit_gradient_boosting(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, *,
                           n_rounds: int = 100, learning_rate: float = 0.1, max_depth: int = 3,
                           seed: int = 0, check_ties: bool = True) -> BoostingFit:
-    """Fit scikit-learn's gradient boosting classifier (defaults) with LightGBM trees.
+    """Fit scikit-learn's gradient boosting classifier (defaults), its trees grown exactly.
 
     Args:
         x_train: ``(n, n_features)`` real training inputs; ``y_train``: ``(n,)`` labels with at
             least two distinct values; ``x_test``: ``(m, n_features)``.
         n_rounds, learning_rate, max_depth: scikit-learn's ``n_estimators`` (100),
             ``learning_rate`` (0.1) and ``max_depth`` (3); leaves hold at least one sample.
-        seed: LightGBM's seed and the subsample of the tie check (the trees do not depend on it).
+        seed: the random order of the rows and the draw among tied features (the trees do not
+            depend on it).
         check_ties: find the features that reproduce each split exactly (``tied_gain``); without
-            it every split is credited to LightGBM's choice (the lowest feature index).
+            it every split is credited to the grower's choice (the lowest feature index).
 
     Returns:
         a :class:`BoostingFit`.
     """
-    import lightgbm
+    from dislab.metrics._grow import grow_trees, route
 
     classes, y = np.unique(y_train, return_inverse=True)
     n_classes, n = len(classes), len(y)
@@ -372,13 +232,13 @@ def fit_gradient_boosting(x_train: np.ndarray, y_train: np.ndarray, x_test: np.n
     else:
         init = np.log(prior)
         target = np.eye(n_classes)[:, y]
-    # raw scores, targets and residuals are (T, n): class-major, as LightGBM lays out gradients
+    # raw scores, targets and residuals are (T, n): one row per tree of a round (class-major)
     raw = np.tile(init[:, None], (1, n))
     raw_test = np.tile(init[:, None], (1, len(x_test)))
     n_features = x_train.shape[1]
     importance = np.zeros(n_features)
     tied_gain, unchecked_gain, largest, ties, invalid_gain = 0.0, 0.0, 0.0, {}, 0.0
-    # Rows in a seeded random order: the first _TIE_SAMPLE of them are the tie check's subsample
+    # Rows in a seeded random order, so that the tie check meets a node's rows in a random order
     # (whatever order the caller's rows come in); results are reported in the caller's order.
     rng = np.random.default_rng(seed)
     order = rng.permutation(n)
@@ -394,7 +254,7 @@ def fit_gradient_boosting(x_train: np.ndarray, y_train: np.ndarray, x_test: np.n
                            float(unchecked_gain), {k: np.asarray(v) for k, v in ties.items()},
                            float(invalid_gain))
 
-    bins_train, bins_test, n_runs, cuts, fines = split_candidates(x_train, x_test)
+    bins_train, _, n_runs, _, fines = split_candidates(x_train, x_test)
     # A feature scikit-learn cannot split (one run) never splits, so its importance is 0; with
     # none left every tree is a single leaf whose Newton step is 0 (the residuals sum to 0 at the
     # prior): the prediction stays the majority class.
@@ -407,35 +267,17 @@ def fit_gradient_boosting(x_train: np.ndarray, y_train: np.ndarray, x_test: np.n
     x_split = np.ascontiguousarray(np.asarray(x_train, np.float32)[order][:, varying].T)
     x_test_split = np.ascontiguousarray(np.asarray(x_test, np.float32)[:, varying].T)
     bins_split = np.ascontiguousarray(bins_train.T, np.int64)  # (p, n)
-    n_sample = min(n, _TIE_SAMPLE)
-    sample_bins = np.ascontiguousarray(bins_train[:n_sample], np.int64)  # (s, p)
-    # root_cut[f, b]: the global threshold between runs b and b + 1 of feature f
-    root_cut = np.full((len(varying), max(int(n_runs.max()) - 1, 1)), np.inf)
-    root_fine = np.zeros(root_cut.shape, bool)
+    # fine[f, b]: whether the boundary between groups b and b + 1 of feature f lies inside a chain
+    # of values less than 1e-7 apart (split_candidates)
+    fine = np.zeros((len(varying), max(int(n_runs.max()) - 1, 1)), bool)
     for f, j in enumerate(varying):
-        root_cut[f, :len(cuts[j])] = cuts[j]
-        root_fine[f, :len(cuts[j])] = fines[j]
-
-    max_bin = int(n_runs.max()) + 1
-    params = {
-        "objective": "none", "max_depth": max_depth, "num_leaves": 2 ** max_depth,
-        "min_data_in_leaf": 1, "min_sum_hessian_in_leaf": 0.0, "min_data_in_bin": 1,
-        "lambda_l2": 0.0, "min_gain_to_split": 0.0, "learning_rate": 1.0,
-        "max_bin": max_bin, "num_threads": 1, "deterministic": True, "force_col_wise": True,
-        "seed": seed, "verbose": -1,
-    }
-    if not binary:
-        params["num_class"] = n_trees
-    # The Dataset must be built with the trees' own limits: with LightGBM's default
-    # min_data_in_leaf (20) its feature pre-filter drops every feature that cannot be split into
-    # two sides of 20 samples (all of them below 40 samples; a code isolating a rare class).
-    # num_threads=1 everywhere: LightGBM's OpenMP pool would oversubscribe the factors' processes.
-    data = lightgbm.Dataset((bins_train + 1).astype(np.float64), params={
-        "max_bin": max_bin, "min_data_in_bin": 1, "min_data_in_leaf": 1, "feature_pre_filter": False,
-        "bin_construct_sample_cnt": max(n, 200_000), "enable_bundle": False, "num_threads": 1,
-        "verbose": -1})
-    booster = lightgbm.Booster(params, data)
-    hessian = np.ones(n * n_trees)
+        fine[f, :len(fines[j])] = fines[j]
+    # each feature's training rows sorted by value (stable; their groups are then non-decreasing),
+    # the order the trees scan them in
+    split_order = np.argsort(x_split, axis=1, kind="stable")
+    sorted_bins = np.take_along_axis(bins_split, split_order, axis=1)
+    sorted_x = np.take_along_axis(x_split, split_order, axis=1)
+    row_bins = np.ascontiguousarray(bins_train, np.int64)  # (n, p)
     newton_factor = 1.0 if binary else (n_classes - 1) / n_classes
     width = 2 ** max_depth  # leaves per tree
     n_nodes = width - 1
@@ -452,14 +294,10 @@ def fit_gradient_boosting(x_train: np.ndarray, y_train: np.ndarray, x_test: np.n
     for round_ in range(n_rounds):
         prob = _probabilities(raw, binary)
         residual = target - prob
-        gradient = -residual.ravel()  # LightGBM's layout: class-major
-        finished = booster.update(fobj=lambda _preds, _data: (gradient, hessian))
-        if finished:  # no tree of this round could split (e.g. every feature constant)
+        feature, _, real, local_cut, invalid, leaves = grow_trees(
+            split_order, sorted_bins, sorted_x, row_bins, fine, residual, max_depth)
+        if not real.any():  # no tree of this round could split (e.g. every feature constant)
             break
-        feature, cut, real, fine = _heap_trees(
-            booster.model_to_string(start_iteration=round_, num_iteration=1), n_trees, max_depth,
-            root_cut, root_fine)
-        leaves = _route(x_split, feature, cut, max_depth)
         # Newton values of every leaf of this round's trees at once: slot = tree * width + leaf.
         slot = (leaves + width * tree_index[:, None]).ravel()
         leaf_sum = np.bincount(slot, residual.ravel(), n_trees * width)
@@ -476,17 +314,13 @@ def fit_gradient_boosting(x_train: np.ndarray, y_train: np.ndarray, x_test: np.n
         with np.errstate(divide="ignore", invalid="ignore"):
             gain = s_l ** 2 / n_l + s_r ** 2 / n_r - (s_l + s_r) ** 2 / (n_l + n_r)
         gain = np.where(real & (n_l > 0) & (n_r > 0), np.maximum(gain, 0.0), 0.0)
-        # Test rows go left when <= scikit-learn's threshold: the midpoint of the node's two
-        # training values either side of the split (wider than the global one below the root).
         order_rows, bounds = _leaf_order(leaves, leaf_count.astype(np.intp))
-        local_cut, invalid = _local_cuts(x_split, leaves, order_rows, bounds, feature, cut, real, fine,
-                                         max_depth)
         invalid_gain += float(gain[invalid].sum())
         largest = max(largest, float(gain.max()))
         check = real & (gain >= _UNCHECKED * largest) if check_ties else np.zeros_like(real)
         unchecked_gain += float(gain[real & ~check].sum())
-        tied = _tied(x_split, bins_split, sample_bins, n_sample, leaves, order_rows, bounds, feature,
-                     check, max_depth, rng) if check.any() else {}
+        tied = _tied(x_split, bins_split, leaves, order_rows, bounds, feature, check, max_depth,
+                     rng) if check.any() else {}
         flip = None
         if tied:
             feature, flip = feature.copy(), np.zeros_like(real)
@@ -498,6 +332,9 @@ def fit_gradient_boosting(x_train: np.ndarray, y_train: np.ndarray, x_test: np.n
                 # scikit-learn's random feature order picks one of them: credit and route by it
                 feature[t, h], local_cut[t, h], flip[t, h] = chosen, chosen_cut, flipped
         np.add.at(importance, varying[feature[real]], gain[real])
-        leaves_test = _route(x_test_split, feature, local_cut, max_depth, flip)
+        # Test rows go left when <= scikit-learn's threshold: the midpoint of the node's two
+        # training values either side of the split (wider than the global one below the root).
+        leaves_test = route(x_test_split, feature, local_cut, np.zeros_like(real) if flip is None else flip,
+                            max_depth)
         raw_test += np.take_along_axis(value, leaves_test, axis=1)
     return result()

@@ -7,7 +7,6 @@ parameters per factor, importance = |feature_importances_|, informativeness = ac
 """
 from __future__ import annotations
 
-import os
 import warnings
 from typing import TYPE_CHECKING
 
@@ -16,6 +15,7 @@ from tqdm.auto import tqdm
 
 from dislab import progress as bars
 from dislab.errors import ConfigError
+from dislab.metrics._parallel import pool_size
 from dislab.metrics._validate import check_split, varying_factors
 from dislab.metrics.sampling import N_TEST, N_TRAIN, Encode, score_train_test
 from dislab.metrics.spec import MetricSpec, Score
@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 
 __all__ = ["dci", "PREDICTORS", "disentanglement_score", "completeness_score"]
 
-PREDICTORS = ("gbt", "lightgbm", "hist_gbt", "random_forest", "lasso")
+PREDICTORS = ("gbt", "fast", "hist_gbt", "random_forest", "lasso")
+# The fast predictor's former name (its trees were grown by LightGBM until the exact numba grower
+# replaced it): still accepted, and recorded as "fast".
+_ALIASES = {"lightgbm": "fast"}
 
 # The reference adds this to every importance before taking entropies (dci.py), so a row or column
 # of zeros becomes uniform (score 0) instead of 0/0.
@@ -77,15 +80,15 @@ def completeness_score(importance: np.ndarray) -> tuple[float, np.ndarray]:
     return disentanglement_score(importance.T)
 
 
-def _require_lightgbm():
+def _require_numba():
     try:
-        import lightgbm
+        import numba
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ConfigError(
-            'predictor="lightgbm" needs the package lightgbm, a dependency of dislab that is not '
-            'installed here: pip install lightgbm (or use predictor="gbt", the slow reference)'
+            'predictor="fast" needs the package numba, a dependency of dislab that is not '
+            'installed here: pip install numba (or use predictor="gbt", the slow reference)'
         ) from exc
-    return lightgbm
+    return numba
 
 
 def _hist_gbt_gain(model, n_features: int) -> np.ndarray:
@@ -114,10 +117,10 @@ def _fit_one(predictor, x_train, y_train, x_test, y_test, seed):
         # reference; random_state only fixes the order in which tied splits are tried.
         model = GradientBoostingClassifier(random_state=seed).fit(x_train, y_train)
         importance = np.abs(model.feature_importances_)
-    elif predictor == "lightgbm":
+    elif predictor == "fast":
         from dislab.metrics._boosting import fit_gradient_boosting
 
-        # scikit-learn's boosting algorithm with LightGBM growing the trees (see _boosting.py);
+        # scikit-learn's boosting algorithm with exact trees compiled by numba (see _boosting.py);
         # importance normalised to sum 1 as feature_importances_.
         fit = fit_gradient_boosting(x_train, y_train, x_test, seed=seed)
         total = fit.importance.sum()
@@ -189,19 +192,20 @@ def dci(codes_train, factors_train, codes_test, factors_test, *, predictor: str 
             ``"gbt"`` (default): scikit-learn ``GradientBoostingClassifier()`` with default
             parameters, importance = |feature_importances_| (mean impurity decrease) — the
             reference setting of disentanglement_lib, agreement measured in docs/metrics.md;
-            ``"lightgbm"`` (fast; needs the package lightgbm): scikit-learn's gradient
-            boosting algorithm with the same defaults (log-prior start, multinomial residuals,
-            squared-error splits, depth 3, Newton leaf values with the (K-1)/K factor, 100
-            rounds at 0.1) on the inputs scikit-learn's trees see (float32, its 1e-7 split
-            tolerance), whose splits LightGBM finds with one histogram bin per distinct value
-            (dislab.metrics._boosting); importance = squared-error decrease per code, normalised
+            ``"fast"`` (needs the package numba; ``"lightgbm"``, its former name, is accepted):
+            scikit-learn's gradient boosting algorithm with the same defaults (log-prior start,
+            multinomial residuals, squared-error splits chosen by scikit-learn's Friedman proxy,
+            depth 3, Newton leaf values with the (K-1)/K factor, 100 rounds at 0.1) on the
+            inputs scikit-learn's trees see (float32, its 1e-7 split tolerance), each tree
+            grown exactly by a compiled scan of every code's sorted values
+            (dislab.metrics._boosting, dislab.metrics._grow); importance = squared-error decrease per code, normalised
             to sum 1 per factor as ``feature_importances_``. Where it cannot stand for "gbt" on a
             factor -- ties between codes that move D or C by more than 0.01 when broken
             differently, or splits scikit-learn cannot make between values closer than 1e-7 --
             that factor is fitted with "gbt" and the reason given under ``fallback``. Measured
             limits (docs/metrics.md, "The fast predictor"): within 0.02 of "gbt" on D, C and
-            I on a battery of hard inputs (0.007 measured), 0.003 on the benchmark cases at
-            10,000 / 5,000 points, about 8-10x faster;
+            I on a battery of hard inputs (0.010 measured), 0.002 on the benchmark cases at
+            10,000 / 5,000 points, ~6-7x faster than "gbt";
             ``"hist_gbt"`` (scikit-learn only): ``HistGradientBoostingClassifier`` shaped like the
             reference (depth 3, 8 leaves, 1 sample per leaf, no early stopping), total split gain
             per code; a looser approximation: its Newton splits and gains differ from the
@@ -242,24 +246,24 @@ def dci(codes_train, factors_train, codes_test, factors_test, *, predictor: str 
     ``informativeness_test`` (floats in [0, 1]), ``importance`` (n_codes x n_factors nested
     list), ``disentanglement_per_code``, ``completeness_per_factor``,
     ``informativeness_test_per_factor`` (lists), ``predictor``, ``skipped_factors``; with
-    ``predictor="lightgbm"`` also ``fallback`` (``{"factor index": reason}`` for the factors
+    ``predictor="fast"`` also ``fallback`` (``{"factor index": reason}`` for the factors
     fitted with "gbt" instead, empty when none) and ``tie_spread`` (the largest change of D or C
     when the remaining tied splits are credited afresh at random: how much the result depends on
     tie-breaking, at most 0.01).
     """
+    predictor = _ALIASES.get(predictor, predictor)
     if predictor not in PREDICTORS:
         raise ConfigError(f"unknown DCI predictor {predictor!r}; expected one of: {', '.join(PREDICTORS)}")
-    if not (n_jobs == -1 or (isinstance(n_jobs, int) and n_jobs >= 1)):
-        raise ConfigError(f"n_jobs must be a positive integer or -1 (every core); got {n_jobs!r}")
-    if predictor == "lightgbm":
-        _require_lightgbm()
+    pool_size(n_jobs, 1)  # checked before any work
+    if predictor == "fast":
+        _require_numba()
     ctr, ftr, cte, fte = check_split(codes_train, factors_train, codes_test, factors_test)
     ctr, cte = ctr.astype(np.float64), cte.astype(np.float64)
     varying = varying_factors(ftr, "dci", "factors_train")
     ks = [int(k) for k in np.flatnonzero(varying)]
 
     def job(k, name=predictor):
-        # One thread per predictor: OpenMP pools (lightgbm, hist_gbt) spin and were 50-100x
+        # One thread per predictor: OpenMP pools (hist_gbt's) spin and were 50-100x
         # slower on the busy 2-core machine; parallelism comes from n_jobs over factors instead.
         from threadpoolctl import threadpool_limits
 
@@ -267,7 +271,7 @@ def dci(codes_train, factors_train, codes_test, factors_test, *, predictor: str 
             warnings.simplefilter("ignore")  # convergence chatter of the linear variant
             return _fit_one(name, ctr, ftr[:, k], cte, fte[:, k], seed)
 
-    workers = min(len(ks), os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+    workers = pool_size(n_jobs, len(ks))
 
     def run(factors, name=predictor):
         if workers == 1 or len(factors) == 1:
@@ -295,7 +299,7 @@ def dci(codes_train, factors_train, codes_test, factors_test, *, predictor: str 
         for key, value in extra.items():
             extras.setdefault(key, [0.0] * ftr.shape[1])[k] = value
     fallback, tie_spread = {}, 0.0
-    if predictor == "lightgbm":
+    if predictor == "fast":
         fallback, tie_spread = _fast_fallbacks(importance, varying, fits, seed)
         redo = sorted(fallback)
         for k, (imp, a_tr, a_te, _) in zip(redo, run(redo, "gbt") if redo else []):
@@ -317,7 +321,7 @@ def dci(codes_train, factors_train, codes_test, factors_test, *, predictor: str 
         "predictor": predictor,
         "skipped_factors": [int(k) for k in np.flatnonzero(~varying)],
     }
-    if predictor == "lightgbm":
+    if predictor == "fast":
         out["fallback"] = {str(k): reason for k, reason in sorted(fallback.items())}
         out["tie_spread"] = tie_spread
     for key, values in extras.items():
@@ -391,13 +395,13 @@ def compute_dci(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_trai
 
 def _default_options() -> dict:
     """What ``evaluate`` passes: the fast predictor (the reference's boosting algorithm with
-    LightGBM growing the trees; docs/metrics.md "DCI" gives its agreement with "gbt"), or the
-    reference "gbt" itself (minutes per model) when LightGBM cannot be imported; factors fitted
-    on every core."""
+    exact trees compiled by numba; docs/metrics.md "DCI" gives its agreement with "gbt"), or the
+    reference "gbt" itself (minutes per model) when numba cannot be imported; factors fitted on
+    every core."""
     try:
-        import lightgbm  # noqa: F401
+        import numba  # noqa: F401
 
-        predictor = "lightgbm"
+        predictor = "fast"
     except ImportError:  # a dependency, but a platform may lack its wheel: slow but faithful
         predictor = "gbt"
     return {"predictor": predictor, "n_jobs": -1}

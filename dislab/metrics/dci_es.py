@@ -36,12 +36,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import os
 import warnings
 
 import numpy as np
 
 from dislab.errors import ConfigError
+from dislab.metrics._parallel import pool_size
 from dislab.metrics._validate import check_split, varying_factors
 from dislab.metrics.dci import completeness_score, disentanglement_score
 from dislab.metrics.sampling import N_TEST, N_TRAIN, Encode, score_train_test
@@ -108,8 +108,7 @@ def dci_es(codes_train, factors_train, codes_test, factors_test, *, capacities=C
     caps = [int(c) for c in capacities]
     if len(caps) < 2 or any(b <= a for a, b in zip(caps, caps[1:])) or caps[0] < 1:
         raise ConfigError(f"capacities must be at least 2 increasing depths >= 1, got {list(capacities)}")
-    if not (n_jobs == -1 or (isinstance(n_jobs, int) and n_jobs >= 1)):
-        raise ConfigError(f"n_jobs must be a positive integer or -1 (every core); got {n_jobs!r}")
+    pool_size(n_jobs, 1)  # checked before any work
     ctr, ftr, cte, fte = check_split(codes_train, factors_train, codes_test, factors_test)
     ctr, cte = ctr.astype(np.float64), cte.astype(np.float64)
     varying = varying_factors(ftr, "dci_es", "factors_train")
@@ -126,7 +125,7 @@ def dci_es(codes_train, factors_train, codes_test, factors_test, *, capacities=C
             warnings.simplefilter("ignore")
             return _probe(ctr, ftr[:, k], cte, fte[:, k], depth, k in regression, seed)
 
-    workers = min(len(jobs), os.cpu_count() or 1) if n_jobs == -1 else n_jobs
+    workers = pool_size(n_jobs, len(jobs))
     if workers == 1:
         results = [job(k, d) for k, d in jobs]
     else:

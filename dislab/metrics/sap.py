@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 
+from dislab.metrics._parallel import pool_size, thread_map
 from dislab.metrics._validate import check_min_codes, check_split, varying_factors
 from dislab.metrics.sampling import N_TEST, N_TRAIN, Encode, score_train_test
 from dislab.metrics.spec import MetricSpec, Score
@@ -37,35 +38,40 @@ def _linear_svc(seed: int, dual: bool = True):
 
 
 def sap_score_matrix(codes_train, factors_train, codes_test, factors_test, *, continuous: bool,
-                     varying: np.ndarray, seed: int = 0, dual: bool = True) -> np.ndarray:
+                     varying: np.ndarray, seed: int = 0, dual: bool = True, n_jobs: int = 1) -> np.ndarray:
     """Score matrix S (n_codes, n_factors) of Kumar et al. Sec. 3 (validated inputs).
 
-    Discrete: S[i, k] = test accuracy of a linear SVM predicting factor k from code i alone.
+    Discrete: S[i, k] = test accuracy of a linear SVM predicting factor k from code i alone (the
+    n_codes x n_factors fits on ``n_jobs`` threads, :func:`dislab.metrics._parallel.thread_map`).
     Continuous: S[i, k] = squared Pearson correlation (R^2 of a linear fit) of code i and
     factor k on the training split, 0 when the code's variance is <= 1e-12 (the reference's guard).
     Columns of constant factors (``~varying``) stay 0.
     """
     n_codes, n_factors = codes_train.shape[1], factors_train.shape[1]
     scores = np.zeros((n_codes, n_factors))
-    for k in np.flatnonzero(varying):
-        y_train, y_test = factors_train[:, k], factors_test[:, k]
-        for i in range(n_codes):
-            x_train = codes_train[:, i]
-            if continuous:
-                cov = np.cov(x_train, y_train.astype(np.float64), ddof=1)
-                if cov[0, 0] > 1e-12:
-                    scores[i, k] = cov[0, 1] ** 2 / (cov[0, 0] * cov[1, 1])
-                continue
-            with warnings.catch_warnings():
-                # C=0.01 often stops at max_iter; the reference lived with the same warning.
-                warnings.simplefilter("ignore")
-                clf = _linear_svc(seed, dual).fit(x_train[:, None], y_train)
-            scores[i, k] = np.mean(clf.predict(codes_test[:, i][:, None]) == y_test)
+    pairs = [(i, int(k)) for k in np.flatnonzero(varying) for i in range(n_codes)]
+    if continuous:
+        for i, k in pairs:
+            cov = np.cov(codes_train[:, i], factors_train[:, k].astype(np.float64), ddof=1)
+            if cov[0, 0] > 1e-12:
+                scores[i, k] = cov[0, 1] ** 2 / (cov[0, 0] * cov[1, 1])
+        return scores
+
+    def accuracy(pair):
+        i, k = pair
+        with warnings.catch_warnings():
+            # C=0.01 often stops at max_iter; the reference lived with the same warning.
+            warnings.simplefilter("ignore")
+            clf = _linear_svc(seed, dual).fit(codes_train[:, i][:, None], factors_train[:, k])
+        return np.mean(clf.predict(codes_test[:, i][:, None]) == factors_test[:, k])
+
+    for (i, k), value in zip(pairs, thread_map(accuracy, pairs, n_jobs)):
+        scores[i, k] = value
     return scores
 
 
 def sap(codes_train, factors_train, codes_test, factors_test, *, continuous: bool = False,
-        seed: int = 0, dual: bool = True) -> dict:
+        seed: int = 0, dual: bool = True, n_jobs: int = 1) -> dict:
     """SAP score (Kumar et al. 2018, Sec. 3), as disentanglement_lib's ``_compute_sap``.
 
     Args:
@@ -84,6 +90,8 @@ def sap(codes_train, factors_train, codes_test, factors_test, *, continuous: boo
             scikit-learn >= 1.3 (``dual="auto"`` with one feature). Both minimise the same
             objective and agree exactly on most data; where the dual solver stops at max_iter
             (e.g. heavy-tailed codes) they differ by ~0.01 (docs/metrics.md).
+        n_jobs: the SVMs fitted on this many threads (-1: one per core, what ``dislab evaluate``
+            uses); the result does not depend on it.
 
     SAP = mean over factors of (largest - second largest S[., k]) over codes. Bounds [0, 1].
     The published protocol (Locatello et al. 2019) uses 10,000 train / 5,000 test points.
@@ -95,12 +103,13 @@ def sap(codes_train, factors_train, codes_test, factors_test, *, continuous: boo
     Returns ``{"sap": float, "sap_per_factor": [...], "score_matrix": n_codes x n_factors
     nested list, "skipped_factors": [...]}``.
     """
+    pool_size(n_jobs, 1)  # checked before any work
     ctr, ftr, cte, fte = check_split(codes_train, factors_train, codes_test, factors_test,
                                      continuous_factors=continuous)
     check_min_codes(ctr, 2, "sap", "the gap between the two most predictive codes")
     varying = varying_factors(ftr, "sap", "factors_train")
     s = sap_score_matrix(ctr.astype(np.float64), ftr, cte.astype(np.float64), fte,
-                         continuous=continuous, varying=varying, seed=seed, dual=dual)
+                         continuous=continuous, varying=varying, seed=seed, dual=dual, n_jobs=n_jobs)
     top = np.sort(s, axis=0)
     per_factor = np.where(varying, top[-1] - top[-2], 0.0)
     return {
@@ -118,10 +127,15 @@ def compute_sap(dataset: FactorDataset, encode: Encode, *, seed: int = 0, n_trai
     return score_train_test(sap, "sap", dataset, encode, seed, n_train, n_test, batch_size, options)
 
 
+def _default_options() -> dict:
+    """What ``evaluate`` passes: the SVMs fitted on every core."""
+    return {"n_jobs": -1}
+
+
 SPEC = MetricSpec(
     name="sap", title="SAP (Kumar et al. 2018)",
     sampler=compute_sap, array=sap,
-    default=True,
+    default=True, options=_default_options,
     scores=(
         Score("sap",
           "Separated Attribute Predictability (Kumar et al. 2018): per factor, the gap in "

@@ -49,7 +49,7 @@ def __getattr__(name: str):
 
 def default_options() -> dict[str, dict]:
     """Options the suite passes unless told otherwise, per metric (``MetricSpec.options``): DCI
-    with the fast predictor (or "gbt" where LightGBM cannot be imported), DCI and DCI-ES fitting
+    with the fast predictor (or "gbt" where numba cannot be imported), DCI and DCI-ES fitting
     factors on every core."""
     from dislab.metrics.spec import all_specs
 
