@@ -345,6 +345,18 @@ def test_stacked_models_get_exactly_their_lone_gradients(model, options):
         assert float(terms["kl"][k]) == pytest.approx(float(out.terms["kl"]), rel=1e-12)
 
 
+def _member_1_turns_nan_at_step_2(real):
+    """``stacked_forward`` whose second of three members gets a NaN loss at step 2."""
+
+    def poisoned(template, params, buffers, x, eps, step):
+        loss, aux, terms = real(template, params, buffers, x, eps, step)
+        if step == 2 and loss.shape[0] == 3:
+            loss = loss + torch.tensor([0.0, float("nan"), 0.0])
+        return loss, aux, terms
+
+    return poisoned
+
+
 @pytest.mark.slow
 def test_stacked_runs_are_ordinary_runs_equal_to_lone_runs(tmp_path):
     """Three seeds trained stacked give the run folders three lone trainings give (to float32
@@ -377,14 +389,7 @@ def test_stacked_runs_are_ordinary_runs_equal_to_lone_runs(tmp_path):
 
     # model 1's loss turns NaN at step 3: it stops there (checkpoint 2 kept), the others finish
     real = stacked.stacked_forward
-
-    def poisoned(template, params, buffers, x, eps, step):
-        loss, aux, terms = real(template, params, buffers, x, eps, step)
-        if step == 2 and loss.shape[0] == 3:
-            loss = loss + torch.tensor([0.0, float("nan"), 0.0])
-        return loss, aux, terms
-
-    stacked.stacked_forward = poisoned
+    stacked.stacked_forward = _member_1_turns_nan_at_step_2(real)
     try:
         errors = stacked.train_stacked(cfgs, [tmp_path / f"p{k}" for k in range(3)], progress=False)
     finally:
@@ -454,15 +459,7 @@ def test_a_stacked_member_that_turns_non_finite_stops_and_the_others_train_on(tm
 
     cfgs = [apply_overrides({**TINY, "model": "beta_vae", "seed": s}) for s in (0, 1, 2)]
     assert stacked.train_stacked(cfgs, [tmp_path / f"ok{k}" for k in range(3)], progress=False) == [None] * 3
-    real = stacked.stacked_forward
-
-    def poisoned(template, params, buffers, x, eps, step):
-        loss, aux, terms = real(template, params, buffers, x, eps, step)
-        if step == 2 and loss.shape[0] == 3:
-            loss = loss + torch.tensor([0.0, float("nan"), 0.0])
-        return loss, aux, terms
-
-    monkeypatch.setattr(stacked, "stacked_forward", poisoned)
+    monkeypatch.setattr(stacked, "stacked_forward", _member_1_turns_nan_at_step_2(stacked.stacked_forward))
     errors = stacked.train_stacked(cfgs, [tmp_path / f"p{k}" for k in range(3)], progress=False)
     assert errors[0] is None and errors[2] is None and isinstance(errors[1], NonFiniteLossError)
     assert str(errors[1]).startswith("non-finite loss (nan) at step 2; stopped before updating the weights; "
