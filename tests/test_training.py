@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -166,6 +167,28 @@ def test_overwrite_refused_unless_asked(tmp_path):
     with pytest.raises(RunError, match="not a dislab run folder"):
         train(TrainConfig(**TINY, steps=1), out=other, progress=False, overwrite=True)
     assert (other / "notes.txt").read_text() == "mine"
+
+
+def test_a_run_started_in_the_folder_meanwhile_is_not_overwritten(tmp_path, monkeypatch):
+    """Two trainings both find ``out`` empty; the first trains and releases the lock before the
+    second gets it. The second must stop with a clear error and leave the first's run as it is."""
+    import dislab.training.fit as fit
+
+    other = train(TrainConfig(**TINY, steps=2, seed=7), out=tmp_path / "other", progress=False)
+    real_claim = fit._claim_folder
+
+    def claim_then_lose_the_race(folder, overwrite):
+        real_claim(folder, overwrite)
+        shutil.copytree(other, folder, dirs_exist_ok=True)  # the other process's whole run, meanwhile
+
+    monkeypatch.setattr(fit, "_claim_folder", claim_then_lose_the_race)
+    for start in (lambda out: train(TrainConfig(**TINY, steps=2, seed=0), out=out, progress=False),
+                  lambda out: fit.init_run(TrainConfig(**TINY, steps=2, seed=0), out)):
+        out = tmp_path / f"run{start.__code__.co_firstlineno}"
+        with pytest.raises(RunError, match="another process started a run in this folder"):
+            start(out)
+        assert open_run(out).config.seed == 7 and open_run(out).step == 2
+        assert_same_weights(weights(out), weights(other))
 
 
 def test_crash_during_checkpoint_keeps_previous(tmp_path, monkeypatch):

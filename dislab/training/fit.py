@@ -519,6 +519,13 @@ def _plan(config: TrainConfig | Mapping[str, Any], out: str | os.PathLike | None
 
 def _write_new_run(out: Path, config: TrainConfig, record: dict[str, Any], model, optimizers,
                    device: torch.device) -> None:
+    """Write a new run's files into ``out``; call it holding the run's lock. Two processes can both
+    find a folder empty before either holds the lock: the second to get it finds the first's
+    config.json and stops, instead of writing its step 0 over the first one's run."""
+    if (out / CONFIG).exists():
+        raise RunError(f"{out}: another process started a run in this folder after this one found it "
+                       f"empty ({CONFIG} is there now); nothing was written. Resume that run (dislab "
+                       f"train --resume {out}) or choose another folder")
     write_json(out / CONFIG, record, produced_by=PRODUCER)
     (out / TRAIN_LOG).touch()
     _write_step0(out, config, model, optimizers, device)
