@@ -37,6 +37,16 @@ import numpy as np
 
 __all__ = ["grow_trees"]
 
+def _compiled(fn):
+    """``fn`` compiled by numba on first use and cached on disk; where numba finds no writable
+    cache folder (a read-only install without a writable home) it is compiled in each process
+    instead of failing."""
+    try:
+        return numba.njit(cache=True, nogil=True)(fn)
+    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+        return numba.njit(nogil=True)(fn)
+
+
 # scikit-learn's EPSILON (sklearn/tree/_tree.pyx): a node this pure is a leaf.
 _EPSILON = float(np.finfo(np.float64).eps)
 
@@ -45,7 +55,7 @@ _EPSILON = float(np.finfo(np.float64).eps)
 _FEATURE_THRESHOLD = np.float32(1e-7)
 
 
-@numba.njit(cache=True, nogil=True)
+@_compiled
 def _split_node(m, j, t, f_best, b_best, low, high, s_total, q_total, n_total, fine, feature, split_bin, real,
                 cut, invalid):  # pragma: no cover - compiled
     """Record node j (of m at its depth) of tree t as split, unless it is pure or has no boundary."""
@@ -63,7 +73,7 @@ def _split_node(m, j, t, f_best, b_best, low, high, s_total, q_total, n_total, f
     invalid[t, h] = fine[f_best, b_best] and not (high > low + _FEATURE_THRESHOLD)
 
 
-@numba.njit(cache=True, nogil=True)
+@_compiled
 def _grow_round(order, sorted_bins, sorted_x, row_bins, fine, residual, residual_rows, max_depth, feature,
                 split_bin, real, cut, invalid, leaves):  # pragma: no cover - compiled; covered through grow_trees
     n_features, n = order.shape
@@ -236,7 +246,7 @@ def grow_trees(order: np.ndarray, sorted_bins: np.ndarray, sorted_x: np.ndarray,
     return feature, split_bin, real, cut, invalid, leaves
 
 
-@numba.njit(cache=True, nogil=True)
+@_compiled
 def _tied_features(bins, order, bounds, feature, check, max_depth, tied, flipped):  # pragma: no cover
     n_features = bins.shape[0]
     n_trees, n_nodes = feature.shape
@@ -302,7 +312,7 @@ def tied_features(bins: np.ndarray, order: np.ndarray, bounds: np.ndarray, featu
     return tied, flipped
 
 
-@numba.njit(cache=True, nogil=True)
+@_compiled
 def _route(x, feature, cut, flip, max_depth, leaves):  # pragma: no cover - compiled
     n_trees = feature.shape[0]
     n = x.shape[1]
