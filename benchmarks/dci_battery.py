@@ -24,6 +24,11 @@ def _range(values) -> str:
     return f"{low:.3f}" if round(low, 3) == round(high, 3) else f"{low:.3f}–{high:.3f}"
 
 
+def _small(value: float) -> str:
+    """Three decimals, 0 below half of the last one (float noise such as 4e-16)."""
+    return "0" if value < 5e-4 else f"{value:.3f}"
+
+
 def main() -> None:
     print("| input | n train | gbt seeds | fell back (factors) | tie_spread | D gbt / fast | C gbt / fast "
           "| I gbt / fast | outside |")
@@ -40,8 +45,8 @@ def main() -> None:
             outside = max(outside, min(values) - fast[key], fast[key] - max(values), 0.0)
             cells.append(f"{_range(values)} / {fast[key]:.3f}")
         fell = ", ".join(sorted(fast["fallback"], key=int)) or "—"
-        print(f"| {name} | {len(split[0]):,} | {len(seeds)} | {fell} | {fast['tie_spread']:.3g} | "
-              f"{' | '.join(cells)} | {outside:.3g} |")
+        print(f"| {name} | {len(split[0]):,} | {len(seeds)} | {fell} | {_small(fast['tie_spread'])} | "
+              f"{' | '.join(cells)} | {_small(outside)} |")
 
 
 if __name__ == "__main__":
