@@ -89,6 +89,17 @@ def test_every_reproduction_has_budgets_claims_and_a_valid_study():
             assert len({r.config["seed"] for r in study.runs}) == rep.budgets[b].seeds
 
 
+def test_locatello_and_duan_use_the_reference_udr_protocol():
+    """disentanglement_lib's UDR: 1,000 points per model, latents with mean KL <= 0.01 nats inactive."""
+    from dislab.studies.study import parse_study
+
+    for name in ("locatello2019", "duan2020"):
+        data = REPRODUCTIONS.get(name)().study("cpu")
+        assert data["udr"] == {"kl_threshold": 0.01, "n_points": 1000}
+        study = parse_study(data, name=name)
+        assert (study.udr.kl_threshold, study.udr.n_points) == (0.01, 1000)
+
+
 @pytest.mark.slow
 def test_reproductions_end_to_end_at_the_tiny_budget(tmp_path, capsys):
     """chen2018 through the CLI; locatello2019 then duan2020 on the same folder (runs shared)."""

@@ -41,8 +41,9 @@ class Locatello2019(Reproduction):
     metrics = ("mig", "dci")
     udr = True  # duan2020 reads the same study
     # the reference's UDR protocol (disentanglement_lib udr.py): latents with mean KL <= 0.01
-    # nats are inactive (dislab's own default, 0.1, is argued in dislab/metrics/active.py)
-    udr_options = {"kl_threshold": 0.01}
+    # nats are inactive (dislab's own default, 0.1, is argued in dislab/metrics/active.py), on
+    # 1,000 points per model. One dict: a second assignment once silently dropped the threshold.
+    udr_options = {"kl_threshold": 0.01, "n_points": 1000}
     # the reference study's grids (disentanglement_lib unsupervised_study_v1/sweep.py, docs/models.md)
     chain = [
         {"model": "beta_vae", "beta": [1.0, 2.0, 4.0, 6.0, 8.0, 16.0]},
@@ -67,7 +68,6 @@ class Locatello2019(Reproduction):
                        grid={"beta_vae": {"beta": [4.0]}, "beta_tcvae": {"beta": [6.0]},
                              "dip_vae_i": {"lambda_od": [5.0]}}),
     }
-    udr_options = {"n_points": 1000}
 
     def claims(self) -> list[Claim]:
         out = []
