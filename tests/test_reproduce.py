@@ -125,3 +125,34 @@ def test_reproductions_end_to_end_at_the_tiny_budget(tmp_path, capsys):
         return [(c["id"], c["status"], c["detail"]) for c in result["claims"]]
 
     assert verdicts(again) == verdicts(duan)  # judged again from the files alone
+
+    # --carry: a fresh folder continues from the committed summary (claims.json keeps the rows)
+    fresh = tmp_path / "next-session"
+    cont = reproduce("locatello2019", "tiny", fresh, workers=0, report=False, progress=False,
+                     carry=shared / "claims.json")
+    assert cont["runs"]["done"] == 6 and len(cont["carried"]["runs"]) == 6
+    assert not list(fresh.glob("runs/*/model.safetensors"))  # nothing trained again
+    assert verdicts(cont) == verdicts(loc)
+    assert "6 of them carried from" in (fresh / "claims.md").read_text()
+    judged = reproduce("locatello2019", "tiny", tmp_path / "judge", check_only=True, progress=False,
+                       carry=fresh / "claims.json")  # no folder at all: the summary alone
+    assert verdicts(judged) == verdicts(loc) and (tmp_path / "judge" / "claims.md").is_file()
+    # a setting with one seed missing from the summary is trained again whole (UDR pairs its seeds)
+    summary = json.loads((shared / "claims.json").read_text())
+    dropped = summary["rows"].pop(0)
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps(summary))
+    third = tmp_path / "third"
+    res = reproduce("duan2020", "tiny", third, workers=0, report=False, progress=False, carry=partial)
+    group = [r["run"] for r in summary["rows"] if r["group"] == dropped["group"]]
+    assert res["carried"]["left_out"] == group and len(group) == 1
+    trained = sorted(p.parent.name for p in third.glob("runs/*/model.safetensors"))
+    assert trained == sorted([dropped["run"], *group])
+    assert res["runs"]["done"] == 6 and len(res["carried"]["runs"]) == 4
+    assert all(isinstance(r.get("udr.udr_lasso"), float) for r in res["rows"])  # every run has its UDR
+    # another study's summary, or a file that is none: one line, exit 2
+    for bad, words in ((out / "claims.json", "written for another study"), (tmp_path / "partial.json.x", "file not found")):
+        assert cli.main(["reproduce", "locatello2019", "--budget", "tiny", "--out", str(tmp_path / "x"),
+                         "--carry", str(bad), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert words in err and str(bad) in err and len(err.strip().splitlines()) == 1

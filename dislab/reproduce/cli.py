@@ -3,6 +3,7 @@
     dislab reproduce --list
     dislab reproduce chen2018 --budget cpu --out studies/chen2018-cpu     # resumable: rerun to continue
     dislab reproduce duan2020 --budget cpu --out studies/locatello2019-cpu --check-only
+    dislab reproduce locatello2019 --out studies/locatello2019-cpu --carry docs/results/locatello2019-cpu.json
 """
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds-per-process", type=int, default=1, metavar="K",
                         help="train K seeds of one setting as one vectorised model (GPU)")
     parser.add_argument("--check-only", action="store_true", help="judge the claims on what the folder holds")
+    parser.add_argument("--carry", default=None, metavar="CLAIMS_JSON",
+                        help="continue from an earlier claims.json of the same study (its finished runs "
+                             "are not trained again; e.g. a summary kept in git)")
     parser.add_argument("--no-report", action="store_true", help="skip each run's report.html")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -41,7 +45,7 @@ def main(args: argparse.Namespace) -> int:
     out = args.out or f"studies/{args.name}-{args.budget}"
     result = reproduce(args.name, args.budget, out, workers=args.workers,
                        seeds_per_process=args.seeds_per_process, check_only=args.check_only,
-                       report=not args.no_report, progress=not args.quiet)
+                       report=not args.no_report, progress=not args.quiet, carry=args.carry)
     print(f"{args.name} ({args.budget}): {result['runs']['done']} of {result['runs']['total']} runs done")
     print(result["table"])
     print(f"claims: {Path(out) / 'claims.md'}")

@@ -15,7 +15,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 from dislab import progress as bars
 from dislab.errors import ConfigError
@@ -44,15 +44,15 @@ class SweepSummary:
 
 
 def plan(study: Study, folder: StudyFolder, *, seeds_per_process: int = 1, retry_failed: bool = False,
-         report: bool = True) -> tuple[list[Task], dict[str, str], int]:
+         report: bool = True, skip: Collection[str] = ()) -> tuple[list[Task], dict[str, str], int]:
     """Tasks for the runs not yet complete; also the earlier failures skipped and the number of
-    complete runs. With ``seeds_per_process`` K > 1, runs that differ only in ``seed`` go K to a
-    task."""
+    complete runs (with those named in ``skip``). With ``seeds_per_process`` K > 1, runs that
+    differ only in ``seed`` go K to a task."""
     todo: list[RunSpec] = []
     skipped_failures: dict[str, str] = {}
     complete = 0
     for run in study.runs:
-        if not missing_stages(folder, run, study.metrics, report):
+        if run.name in skip or not missing_stages(folder, run, study.metrics, report):
             complete += 1
             continue
         status = folder.status(run.name)
@@ -87,8 +87,10 @@ def _without_seed(config: dict) -> str:
 def sweep(study: str | os.PathLike | Study, out: str | os.PathLike, *, executor: str = "local",
           workers: int | None = None, address: str | None = None, seeds_per_process: int = 1,
           retry_failed: bool = False, report: bool = True, cpus_per_run: float | None = None,
-          gpus_per_run: float = 0.0, progress: bool = True) -> SweepSummary:
-    """Train, evaluate and report every run of ``study`` into the folder ``out`` (see module doc)."""
+          gpus_per_run: float = 0.0, progress: bool = True, skip: Collection[str] = ()) -> SweepSummary:
+    """Train, evaluate and report every run of ``study`` into the folder ``out`` (see module doc).
+    ``skip``: names of runs finished elsewhere (a reproduction carried from its summary): not
+    trained here, counted as skipped."""
     from tqdm.auto import tqdm
 
     if executor not in EXECUTORS:
@@ -107,7 +109,7 @@ def sweep(study: str | os.PathLike | Study, out: str | os.PathLike, *, executor:
         shutil.copyfile(source, folder.path / f"study{source.suffix.lower()}")
     t_start = time.time()
     tasks, old_failures, complete = plan(study, folder, seeds_per_process=seeds_per_process,
-                                         retry_failed=retry_failed, report=report)
+                                         retry_failed=retry_failed, report=report, skip=skip)
     summary = SweepSummary(folder=folder.path, total=len(study.runs))
     summary.counts[SKIPPED] = complete
     for name, err in old_failures.items():
