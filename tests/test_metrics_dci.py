@@ -70,6 +70,24 @@ def test_random_and_constant_codes_score_near_zero():
     assert not np.isnan([zero[k] for k in ("informativeness_train", "informativeness_test")]).any()
 
 
+@pytest.mark.parametrize("predictor", ["gbt", "fast"])
+def test_a_factor_no_code_predicts_gets_no_importance(predictor):
+    """A balanced grid (every combination of A: 2 and B: 3 values, 4 times) with codes that are
+    functions of B alone: A's boosted trees decrease the error by exactly 0 (scikit-learn: NaN
+    feature_importances_) or by rounding error. A's column is 0, so C is B's completeness alone
+    and D is 1 (each code informs B only) -- not NaN, nor 1 for A as a NaN-blind entropy had it."""
+    g = np.tile(np.stack(np.meshgrid(np.arange(2), np.arange(3), indexing="ij"), -1).reshape(-1, 2), (4, 1))
+    codes = np.c_[np.array([0, 1, 1])[g[:, 1]], np.array([0, 0, 1])[g[:, 1]]].astype(float)
+    r = dci(codes, g, codes, g, predictor=predictor, progress=False)
+    imp = np.asarray(r["importance"])
+    assert imp[:, 0].tolist() == [0.0, 0.0]
+    assert imp[:, 1].sum() == pytest.approx(1.0) and imp[:, 1].min() > 0.1  # both codes used for B
+    assert r["completeness"] == pytest.approx(completeness_score(imp[:, 1:])[0], abs=1e-12)
+    assert r["completeness"] < 0.9
+    assert r["disentanglement"] == pytest.approx(1.0, abs=1e-6)
+    assert r["informativeness_test_per_factor"] == pytest.approx([0.5, 1.0])
+
+
 @pytest.mark.parametrize("predictor", ["fast", "hist_gbt", "random_forest", "lasso"])
 def test_fast_predictors_recover_an_axis_aligned_code(predictor):
     codes, f = _data(n=400)

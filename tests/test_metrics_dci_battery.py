@@ -85,6 +85,12 @@ def _case(name):
         g = np.stack(np.meshgrid(np.arange(3), np.arange(4), np.arange(5), indexing="ij"), -1).reshape(-1, 3)
         g = np.tile(g, (7, 1))
         return _split(g.astype(float), g, 300), (0, 1)
+    if name == "grid_unencoded_factor":  # a balanced grid; no code depends on the middle factor
+        g = np.tile(np.stack(np.meshgrid(np.arange(4), np.arange(3), np.arange(2), indexing="ij"), -1)
+                    .reshape(-1, 3), (4, 1))
+        codes = np.c_[np.array([0, 1])[g[:, 2]], np.full(len(g), 2), np.array([1, 0, 0, 2])[g[:, 0]],
+                      np.array([2, 0])[g[:, 2]], np.array([0, 2, 2, 1])[g[:, 0]]].astype(float)
+        return (codes, g, codes, g), (0, 1, 2, 3, 4)
     if name == "binary_codes":
         f = rng.integers(0, 2, (1000, 3))
         codes = np.c_[f ^ (rng.random((1000, 3)) < 0.1), rng.integers(0, 2, (1000, 2))].astype(float)
@@ -95,7 +101,7 @@ def _case(name):
 CASES = ["two_per_class_2", "two_per_class_3", "two_per_class_5", "n=7", "n=20", "n=39",
          "rare_class_exact", "rare_class_noisy", "duplicated", "duplicated_integer", "near_duplicates",
          "constant_codes", "50_noise_codes", "45_classes", "scales_1e-6_to_1e6", "rotated",
-         "collapsed_latents", "factorial_grid", "binary_codes"]
+         "collapsed_latents", "factorial_grid", "grid_unencoded_factor", "binary_codes"]
 
 
 @pytest.mark.slow

@@ -107,6 +107,42 @@ def _hist_gbt_gain(model, n_features: int) -> np.ndarray:
     return gain
 
 
+# Below this share of the prior's squared error, a factor's trees have decreased nothing but
+# rounding error: on exactly balanced designs a code independent of the factor makes splits whose
+# exact gain is 0 and whose computed gain is ~1e-30 (1e-9 is far above rounding, far below any
+# split that predicts: a real split decreases the error by more than 1e-4 of it).
+_NO_SIGNAL = 1e-9
+
+
+def _prior_error(y: np.ndarray) -> float:
+    """Squared error of the boosted model's first round, sum over its trees: n p(1 - p) for two
+    classes (one tree), n sum_k p_k (1 - p_k) for K > 2 (one tree per class)."""
+    _, counts = np.unique(y, return_counts=True)
+    p = counts / len(y)
+    return float(len(y) * (p[0] * p[1] if len(p) == 2 else np.sum(p * (1 - p))))
+
+
+def _importance(model, y: np.ndarray) -> np.ndarray:
+    """|feature_importances_| of a fitted scikit-learn ensemble; 0 where its trees predict nothing.
+
+    Two degenerate cases of scikit-learn's normalisation (mean importance over trees / its sum),
+    both where no code predicts the factor (e.g. codes exactly independent of it on a balanced
+    design): every split's decrease is exactly 0, the sum is 0 and every entry NaN; or the
+    decreases are rounding error (~1e-30), normalised into a column of noise that still carries a
+    factor's full weight in C. Either way the factor's importance is 0 here: no weight in C,
+    nothing added to any code's D (boosting: total decrease below ``_NO_SIGNAL`` of the prior's
+    squared error, the same rule as the fast predictor's). The reference, disentanglement_lib,
+    lets both through: its D and C come out NaN, or move with the rounding; reading NaN as
+    "perfectly complete" with uniform weights, as a NaN-blind entropy does, moved C by up to 0.47."""
+    importance = np.nan_to_num(np.abs(model.feature_importances_), nan=0.0)
+    if hasattr(model, "estimators_") and hasattr(model, "init_"):  # gradient boosting
+        decrease = len(y) * sum(float(t.tree_.compute_feature_importances(normalize=False).sum())
+                                for stage in model.estimators_ for t in stage if t.tree_.node_count > 1)
+        if decrease < _NO_SIGNAL * _prior_error(y):
+            importance = np.zeros_like(importance)
+    return importance
+
+
 def _fit_one(predictor, x_train, y_train, x_test, y_test, seed):
     """Fit the predictor of one factor; returns (importance (n_codes,), acc_train, acc_test, extra)."""
     n_codes = x_train.shape[1]
@@ -116,7 +152,7 @@ def _fit_one(predictor, x_train, y_train, x_test, y_test, seed):
         # Default parameters (100 stages, depth 3, learning rate 0.1, friedman_mse), as the
         # reference; random_state only fixes the order in which tied splits are tried.
         model = GradientBoostingClassifier(random_state=seed).fit(x_train, y_train)
-        importance = np.abs(model.feature_importances_)
+        importance = _importance(model, y_train)
     elif predictor == "fast":
         from dislab.metrics._boosting import fit_gradient_boosting
 
@@ -124,7 +160,9 @@ def _fit_one(predictor, x_train, y_train, x_test, y_test, seed):
         # importance normalised to sum 1 as feature_importances_.
         fit = fit_gradient_boosting(x_train, y_train, x_test, seed=seed)
         total = fit.importance.sum()
-        importance = fit.importance / total if total > 0 else fit.importance
+        # (the total decrease is in the prior's units here, not per sample: see _importance)
+        no_signal = not total > _NO_SIGNAL * _prior_error(y_train)
+        importance = np.zeros_like(fit.importance) if no_signal else fit.importance / total
         return (importance, float(np.mean(fit.predicted_train == y_train)),
                 float(np.mean(fit.predicted_test == y_test)), {_FIT: fit})
     elif predictor == "hist_gbt":
@@ -143,7 +181,7 @@ def _fit_one(predictor, x_train, y_train, x_test, y_test, seed):
         model = RandomForestClassifier(
             n_estimators=100, max_depth=8, max_features=None, random_state=seed, n_jobs=1,
         ).fit(x_train, y_train)
-        importance = np.abs(model.feature_importances_)
+        importance = _importance(model, y_train)
     elif predictor == "lasso":
         return _fit_lasso(x_train, y_train, x_test, y_test)
     else:  # checked by dci() already
