@@ -78,8 +78,11 @@ def _probe(x_train, y_train, x_test, y_test, depth, regression, seed):
     kind = RandomForestRegressor if regression else RandomForestClassifier
     model = kind(n_estimators=N_ESTIMATORS, max_depth=int(depth), random_state=seed, n_jobs=1)
     model.fit(x_train, y_train)
-    # .score: accuracy (classifier) or R² (regressor), as the authors' "rsquared_acc"
-    return model.score(x_train, y_train), model.score(x_test, y_test), np.abs(model.feature_importances_)
+    # .score: accuracy (classifier) or R² (regressor), as the authors' "rsquared_acc"; importance
+    # as DCI's (0 where scikit-learn's normalisation divides 0 by 0)
+    from dislab.metrics.dci import _importance
+
+    return model.score(x_train, y_train), model.score(x_test, y_test), _importance(model, y_train)
 
 
 def dci_es(codes_train, factors_train, codes_test, factors_test, *, capacities=CAPACITIES,
