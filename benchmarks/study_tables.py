@@ -1,16 +1,17 @@
-"""The markdown tables of docs/results.md from a study folder: one row per run, then mean ± sd per
-setting (MIG, DCI, the ELBO of the last logged steps, training wall time).
+"""The markdown tables of docs/results.md: one row per run, then mean ± sd per setting (MIG, DCI,
+the ELBO of the last logged steps, training wall time, where it trained).
 
-    .venv/bin/python benchmarks/study_tables.py studies/chen2018-cpu [--last 5]
+    .venv/bin/python benchmarks/study_tables.py studies/chen2018-cpu
+    .venv/bin/python benchmarks/study_tables.py docs/results/locatello2019-cpu.json   # a kept summary
 
-Reads the study's results.csv (written by ``dislab reproduce`` / ``dislab study``) and each run's
-train_log.jsonl: ELBO = mean of the last ``--last`` log rows (nats per image), train wall s = the
-last row's ``wall_time_s``.
+Reads the rows of the study in a folder (dislab.studies.aggregate.rows: scores, ``train.elbo`` =
+mean ELBO of the last 5 log rows in nats per image, ``train.wall_s``, ``trained_on``), or those a
+reproduction's claims.json keeps (``dislab reproduce``; what ``--carry`` continues from). Only
+finished runs are listed.
 """
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import statistics
 from pathlib import Path
@@ -19,34 +20,42 @@ SCORES = (("MIG", "mig.mig"), ("DCI-D", "dci.disentanglement"), ("DCI-C", "dci.c
           ("DCI-I (test)", "dci.informativeness_test"))
 
 
-def _float(value: str) -> float | None:
+def _float(value) -> float | None:
     try:
         return float(value)
     except (TypeError, ValueError):
         return None
 
 
+def _cell(value, fmt: str) -> str:
+    v = _float(value)
+    return "" if v is None else format(v, fmt)
+
+
+def load_rows(source: Path) -> list[dict]:
+    """Finished runs' rows of a study folder or of a claims.json."""
+    if source.is_dir():
+        from dislab.studies.aggregate import rows
+
+        found = rows(source)[0]
+    else:
+        found = json.loads(source.read_text(encoding="utf-8")).get("rows") or []
+    return [r for r in found if r.get("state") == "done"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("study", type=Path)
-    parser.add_argument("--last", type=int, default=5, help="log rows averaged for the ELBO (default 5)")
+    parser.add_argument("study", type=Path, help="a study folder or a claims.json")
     args = parser.parse_args()
-    rows = [r for r in csv.DictReader(open(args.study / "results.csv", encoding="utf-8"))
-            if r.get("state") == "done"]
-    runs = []
-    for r in rows:
-        log = [json.loads(line) for line in open(args.study / "runs" / r["run"] / "train_log.jsonl")
-               if line.strip()]
-        elbo = statistics.mean(row["elbo"] for row in log[-args.last:])
-        beta = r.get("model_options.beta") or ""
-        runs.append({**r, "beta": beta, "elbo": elbo, "wall": log[-1]["wall_time_s"]})
+    runs = [{**r, "beta": r.get("model_options.beta") or ""} for r in load_rows(args.study)]
     print("| run | model | β | seed | " + " | ".join(n for n, _ in SCORES)
-          + f" | ELBO (last {args.last} rows) | train wall s |")
-    print("|---|---|---|---|" + "---|" * len(SCORES) + "---|---|")
+          + " | ELBO (last 5 rows) | train wall s | trained on |")
+    print("|---|---|---|---|" + "---|" * len(SCORES) + "---|---|---|")
     for r in runs:
-        scores = " | ".join(f"{_float(r[k]):.3f}" for _, k in SCORES)
-        print(f"| {r['run']} | {r['model']} | {r['beta']} | {r['seed']} | {scores} | {r['elbo']:.2f} | "
-              f"{r['wall']:.0f} |")
+        scores = " | ".join(_cell(r.get(k), ".3f") for _, k in SCORES)
+        print(f"| {r['run']} | {r['model']} | {r['beta']} | {r['seed']} | {scores} | "
+              f"{_cell(r.get('train.elbo'), '.2f')} | {_cell(r.get('train.wall_s'), '.0f')} | "
+              f"{r.get('trained_on') or ''} |")
     print()
     print("| model | β | n | " + " | ".join(f"{n} mean ± sd" for n, _ in SCORES[:3]) + " | ELBO mean |")
     print("|---|---|---|" + "---|" * 3 + "---|")
@@ -56,11 +65,12 @@ def main() -> None:
     for (model, beta), group in settings.items():
         cells = []
         for _, key in SCORES[:3]:
-            values = [_float(r[key]) for r in group]
+            values = [v for r in group if (v := _float(r.get(key))) is not None]
             sd = statistics.stdev(values) if len(values) > 1 else 0.0
-            cells.append(f"{statistics.mean(values):.3f} ± {sd:.3f}")
-        print(f"| {model} | {beta} | {len(group)} | {' | '.join(cells)} | "
-              f"{statistics.mean(r['elbo'] for r in group):.2f} |")
+            cells.append(f"{statistics.mean(values):.3f} ± {sd:.3f}" if values else "")
+        elbos = [v for r in group if (v := _float(r.get("train.elbo"))) is not None]
+        elbo = f"{statistics.mean(elbos):.2f}" if elbos else ""
+        print(f"| {model} | {beta} | {len(group)} | {' | '.join(cells)} | {elbo} |")
 
 
 if __name__ == "__main__":

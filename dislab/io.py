@@ -75,13 +75,16 @@ def _jsonable(obj: Any) -> Any:
 
 
 def provenance(produced_by: str) -> dict[str, Any]:
-    """The block every JSON file of dislab carries: version, producer, UTC time."""
+    """The block every JSON file of dislab carries: version, producer, UTC time, machine
+    (:func:`dislab.machine.describe`: the CPU and its vector units)."""
     from dislab import __version__
+    from dislab.machine import describe
 
     return {
         "dislab_version": __version__,
         "produced_by": produced_by,
         "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": describe(),
     }
 
 

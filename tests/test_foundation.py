@@ -27,6 +27,9 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
     data = json.loads(before)
     assert data["a"] == 1.5 and data["b"] == [2] and data["c"] is None
     assert data["dislab"]["produced_by"] == "test" and "dislab_version" in data["dislab"]
+    from dislab.machine import describe
+
+    assert data["dislab"]["machine"] == describe() and describe().endswith(")")  # "<cpu> (<units>)"
     with pytest.raises(RuntimeError):
         with io.atomic_path(target) as tmp:
             tmp.write_text("half")
@@ -106,3 +109,13 @@ def test_cli_prints_clear_error_without_traceback(capsys):
         del cli.COMMANDS["boom"]
     err = capsys.readouterr().err
     assert "dislab boom: error: unknown model 'x'" in err and "Traceback" not in err
+
+
+def test_machine_names_the_cpu_and_the_units_that_change_rounding(monkeypatch):
+    from dislab import machine
+
+    monkeypatch.setattr(machine, "cpu_flags", lambda: frozenset({"fma", "avx2", "avx512f", "amx_bf16"}))
+    monkeypatch.setattr(machine, "cpu_name", lambda: "Some CPU")
+    assert machine.describe() == "Some CPU (amx_bf16, avx512f, avx2)"
+    monkeypatch.setattr(machine, "cpu_flags", lambda: frozenset({"sse2"}))
+    assert machine.describe() == "Some CPU (no avx2)"

@@ -117,6 +117,15 @@ def test_reproductions_end_to_end_at_the_tiny_budget(tmp_path, capsys):
     shared = tmp_path / "locatello"
     loc = reproduce("locatello2019", "tiny", shared, workers=0, report=False, progress=False)
     assert loc["runs"] == {"total": 6, "done": 6, "failed": []}
+    # the kept rows carry the training summary and where each run trained and was scored
+    from dislab.machine import describe
+    from dislab.training.run import read_log
+
+    first = loc["rows"][0]
+    log = read_log(shared / "runs" / first["run"] / "train_log.jsonl")
+    assert first["train.elbo"] == pytest.approx(sum(r["elbo"] for r in log[-5:]) / len(log[-5:]))
+    assert first["train.wall_s"] == log[-1]["wall_time_s"]
+    assert first["trained_on"] == first["evaluated_on"] == describe()
     duan = reproduce("duan2020", "tiny", shared, workers=0, report=False, progress=False)
     assert duan["runs"]["done"] == 6
     assert {c["status"] for c in duan["claims"]} <= {PASS, FAIL, INCONCLUSIVE}

@@ -4,8 +4,11 @@ Columns: ``run``, ``group``, ``state`` (done / failed / running / interrupted / 
 ``error``, then
 each swept key, then the run config (``model``, ``dataset``, ``seed``, ``steps``, ...,
 ``model_options.KEY``, ``dataset_options.KEY``), then every scalar score of evaluation.json as
-``METRIC.KEY`` (``mig.mig``, ``dci.disentanglement``, ``udr.udr_lasso``, ...). Lists and matrices
-stay in the run folders.
+``METRIC.KEY`` (``mig.mig``, ``dci.disentanglement``, ``udr.udr_lasso``, ...), then the training
+summary of the run's log (``train.elbo``: mean ELBO of the last ``TRAIN_LAST`` log rows, nats per
+image; ``train.wall_s``: its training wall time) and where it ran (``trained_on``, from its
+config.json, and ``evaluated_on``, from evaluation.json: :func:`dislab.machine.describe`; empty for
+files written before dislab recorded it). Lists and matrices stay in the run folders.
 
 Written as ``results.csv`` (spreadsheets, pandas) and ``results.sqlite`` (table ``runs``, one typed
 column per field), both atomically. SQLite rather than Parquet: it is in Python's standard library,
@@ -31,6 +34,8 @@ from dislab.studies.folder import StudyFolder
 TABLE_CSV = "results.csv"
 TABLE_SQLITE = "results.sqlite"
 FIXED_COLUMNS = ("run", "group", "state", "step", "error")
+TRAIN_COLUMNS = ("train.elbo", "train.wall_s", "trained_on", "evaluated_on")
+TRAIN_LAST = 5  # log rows averaged for train.elbo
 
 
 def _flat(prefix: str, value: Any, out: dict[str, Any]) -> None:
@@ -58,6 +63,27 @@ def _scores(evaluation: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _machine(path: Path) -> str | None:
+    """The machine named in a JSON file's provenance block, or None."""
+    try:
+        block = read_json(path).get("dislab")
+    except ValueError:
+        return None
+    return block.get("machine") if isinstance(block, dict) else None
+
+
+def _training_summary(run_dir: Path) -> dict[str, Any]:
+    """``train.elbo``, ``train.wall_s`` (from train_log.jsonl) and ``trained_on`` of a run folder."""
+    from dislab.runs.layout import CONFIG, TRAIN_LOG
+    from dislab.training.run import read_log
+
+    log = [r for r in read_log(run_dir / TRAIN_LOG) if isinstance(r, dict) and "elbo" in r]
+    elbos = [float(r["elbo"]) for r in log[-TRAIN_LAST:] if isinstance(r.get("elbo"), (int, float))]
+    return {"train.elbo": sum(elbos) / len(elbos) if elbos else None,
+            "train.wall_s": log[-1].get("wall_time_s") if log else None,
+            "trained_on": _machine(run_dir / CONFIG) if (run_dir / CONFIG).is_file() else None}
+
+
 def rows(folder: str | os.PathLike) -> tuple[list[dict[str, Any]], list[str], list[str]]:
     """The study's rows, with the ordered column names and which of them are scores."""
     from dislab.studies.runner import training_step
@@ -83,6 +109,7 @@ def rows(folder: str | os.PathLike) -> tuple[list[dict[str, Any]], list[str], li
                 config_cols.append(k)
         row.update({k: v for k, v in cfg.items() if k not in row})
         ev_path = run_dir / EVALUATION
+        evaluated_on = None
         if ev_path.is_file():
             try:
                 sc = _scores(read_json(ev_path))
@@ -92,10 +119,12 @@ def rows(folder: str | os.PathLike) -> tuple[list[dict[str, Any]], list[str], li
                 if k not in score_cols:
                     score_cols.append(k)
             row.update(sc)
+            evaluated_on = _machine(ev_path)
+        row.update(_training_summary(run_dir), evaluated_on=evaluated_on)
         out.append(row)
     swept = [k for k in study.swept]
     columns = list(FIXED_COLUMNS) + swept + [c for c in config_cols if c not in swept] + \
-        sorted(score_cols, key=lambda c: (c.startswith("udr."), c))
+        sorted(score_cols, key=lambda c: (c.startswith("udr."), c)) + list(TRAIN_COLUMNS)
     return out, columns, [c for c in columns if c in score_cols]
 
 

@@ -16,30 +16,14 @@ few 1e-3 nats per pair and TC is a small difference of such sums.
 from __future__ import annotations
 
 import contextlib
-import functools
-import sys
 
 import torch
 
 from dislab.errors import ConfigError
+from dislab.machine import cpu_flags  # noqa: F401 - re-exported (benchmarks/precision.py)
 
 PRECISIONS = ("fp32", "bf16", "auto")
 DTYPES = {"fp32": None, "bf16": torch.bfloat16}
-
-
-@functools.lru_cache(maxsize=None)
-def cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags as Linux reports them (/proc/cpuinfo); empty elsewhere."""
-    if not sys.platform.startswith("linux"):
-        return frozenset()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return frozenset(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return frozenset()
 
 
 def has_fast_bf16(device: torch.device | str) -> bool:
