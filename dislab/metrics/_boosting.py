@@ -43,9 +43,10 @@ whether to refit a factor with scikit-learn):
   samples) are not detected;
 * **close values**: in a node holding only part of a chain of training values less than 1e-7
   apart, scikit-learn can split inside the chain; to allow it the chain gets a candidate between
-  each pair of its values, and splits where the node's two neighbours are in fact within 1e-7
-  (which scikit-learn could not make) are counted in ``invalid_gain``. Codes on a scale below
-  ~1e-4 have such chains.
+  each pair of its values, which the trees take only where the node's two neighbours across it
+  are more than 1e-7 apart (scikit-learn's rule, applied in the scan: dislab.metrics._grow).
+  Splits that break the rule would be counted in ``invalid_gain``, a guard that stays 0. Codes on
+  a scale below ~1e-4 have such chains.
 """
 from __future__ import annotations
 
@@ -116,7 +117,7 @@ def split_candidates(x_train: np.ndarray, x_test: np.ndarray):
     A run spanning more than 1e-7 (a chain of close values, e.g. codes on a 1e-6 scale) can be
     split inside in a node that holds only some of its values, so it gets a threshold between
     each of its distinct values, marked *fine*: a split there is valid only where the node's two
-    neighbours across it are more than 1e-7 apart (checked after the tree is grown).
+    neighbours across it are more than 1e-7 apart (checked as the tree is grown).
 
     Returns ``(bins_train (n, p) int32, bins_test (m, p) int32, n_bins (p,), thresholds, fine)``,
     the last two lists of each feature's thresholds (float64) and fine flags (bool); a feature

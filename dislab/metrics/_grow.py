@@ -10,7 +10,9 @@ goes between two consecutive groups, left = group index <= the split's):
   variance of its residuals, ``sum r^2 / n - (sum r / n)^2``) is at most float64's epsilon;
 * the split maximises scikit-learn's proxy of the squared-error decrease,
   ``(n_R S_L - n_L S_R)^2 / (n_L n_R)`` (``FriedmanMSE.proxy_impurity_improvement``; ``S`` the
-  residual sums of the two sides), over every boundary between two groups present in the node,
+  residual sums of the two sides), over every boundary between two groups present in the node
+  whose two neighbours in the node are more than 1e-7 apart (scikit-learn's ``FEATURE_THRESHOLD``,
+  float32 arithmetic; only a boundary inside a chain of close values can fail it),
   features in index order and boundaries in increasing order, the first of equal proxies kept
   (scikit-learn visits features in a random order: which of several features that make the same
   split is credited is measured apart, ``_boosting._tied``);
@@ -101,7 +103,8 @@ def _grow_round(order, sorted_bins, sorted_x, row_bins, fine, residual, residual
         for k in range(n):
             b = sorted_bins[f, k]
             x = sorted_x[f, k]
-            if b != previous:
+            # scikit-learn never splits between neighbours within 1e-7 (float32 arithmetic)
+            if b != previous and x > previous_x + _FEATURE_THRESHOLD:
                 n_l = float(k)
                 n_r = n - n_l
                 scale = 1.0 / (n_l * n_r)
@@ -170,7 +173,10 @@ def _grow_round(order, sorted_bins, sorted_x, row_bins, fine, residual, residual
                         b = sorted_bins[f, k]
                         previous = last[j]
                         # (a dead node's rows are scanned too; its best split is never used)
-                        if previous >= 0 and b != previous:
+                        # a boundary inside a chain of close values (a "fine" one) is a
+                        # split here only where the node's own neighbours across it are more
+                        # than 1e-7 apart, scikit-learn's rule in that node
+                        if previous >= 0 and b != previous and sorted_x[f, k] > last_x[j] + _FEATURE_THRESHOLD:
                             n_l = n_left[j]
                             n_r = n_total[j] - n_l
                             s_l = s_left[j]
