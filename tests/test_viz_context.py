@@ -61,3 +61,33 @@ def test_the_dsprites_reference_is_the_one_docs_results_reports():
     for lo, hi in ref["scores"].values():
         assert f"{lo:.3f}" in text and f"{hi:.3f}" in text
     assert reference_for("shapes3d") is None  # nothing measured there: no comparison
+
+
+def test_information_bound_by_hand():
+    """½(log(Var μ + E σ²) − E log σ²): a latent whose mean tracks the input (σ fixed) carries
+    ½ log(1 + Var μ / σ²); one whose mean is a constant offset carries nothing, however large its
+    KL to the prior; a varying σ only raises the bound (Jensen)."""
+    from dislab.metrics.active import information_bound, mean_kl_per_latent
+
+    x = np.linspace(-1.0, 1.0, 201)
+    mu = np.c_[2.0 * x, np.full_like(x, 3.5), 2.0 * x]
+    logvar = np.c_[np.full_like(x, np.log(0.25)), np.full_like(x, np.log(0.01)), np.log(0.25) + 0.5 * x]
+    bound = information_bound(mu, logvar)
+    assert bound[0] == pytest.approx(0.5 * np.log(1 + 4 * x.var() / 0.25))
+    assert bound[1] == 0.0 and mean_kl_per_latent(None, mu, logvar)[1] > 7  # KL 8.3 nats, no information
+    assert bound[2] > bound[0]
+
+
+def test_the_report_says_when_the_kl_is_not_information():
+    from dislab.viz.context import uninformative_kl
+
+    active = np.array([True, True, True, False])
+    collapsed = uninformative_kl(np.array([7.9, 4.6, 3.4, 0.0]), np.array([0.03, 0.01, 0.01, 0.0]), active)
+    assert collapsed == pytest.approx((15.9, 0.05))
+    assert uninformative_kl(np.array([2.4, 2.2, 2.1, 0.0]), np.array([2.3, 2.1, 1.9, 0.0]), active) is None
+    assert uninformative_kl(np.array([0.3, 0.2, 0.2, 0.0]), np.zeros(4), active) is None  # too little KL
+    evaluation = {"metrics": {"mig": {"mig": 0.004}}}
+    text = " ".join(summary_sentences(evaluation, active, None, kl=np.array([7.9, 4.6, 3.4, 0.0]),
+                                      information=np.array([0.03, 0.01, 0.01, 0.0])))
+    assert "The 3 latents the KL chart marks active pay 15.9 nats of KL" in text
+    assert "at most 0.05 nats about the input" in text and "collapsed" in text

@@ -25,6 +25,14 @@ used ones 2.07-2.81: 0.01 calls all ten active, 0.1 separates them. A latent bel
 at most 0.14 bits about the input. UDR keeps the reference's value available
 (``kl_threshold=0.01``), and the reproductions of Duan et al. use it.
 
+The mean KL bounds the information a latent carries, but the bound can be loose: a KL can be
+paid without encoding anything, by an offset of the posterior mean shared by every input and a
+narrowed variance. :func:`information_bound` measures the information itself (an upper bound for
+Gaussian posteriors); the report says when the active latents' KL is mostly not information. Seen
+in the locatello2019 cpu study: a collapsed AnnealedVAE whose 23 nats of KL (meeting its capacity
+target C = 25) carried at most 0.06 nats about the input, its means within ±0.03 of offsets up to
+3.5, while a β-VAE's 8.9 nats of KL carried up to 8.4 (docs/results.md).
+
 Other counts measure other things and are named for them: IRS's ``num_active_dims`` (codes with
 nonzero variance, the reference's key), the unsupervised metrics' ``n_active_units`` (posterior
 means with variance > 0.01, Burda et al.'s active units), the FactorVAE score's ``n_kept`` (codes
@@ -35,7 +43,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ACTIVE_KL_THRESHOLD", "mean_kl_per_latent", "kl_estimator", "active_mask", "n_active"]
+__all__ = ["ACTIVE_KL_THRESHOLD", "mean_kl_per_latent", "kl_estimator", "active_mask", "n_active",
+           "information_bound"]
 
 ACTIVE_KL_THRESHOLD = 0.1  # nats
 MC_SAMPLES = 16  # draws of z per input where the prior has no closed-form per-latent KL
@@ -120,3 +129,26 @@ def active_mask(kl, *, threshold: float = ACTIVE_KL_THRESHOLD) -> np.ndarray:
 def n_active(kl, *, threshold: float = ACTIVE_KL_THRESHOLD) -> int:
     """Number of active latents: mean KL above ``threshold`` (0.1 nats)."""
     return int(active_mask(kl, threshold=threshold).sum())
+
+
+def information_bound(mu, logvar) -> np.ndarray:
+    """Upper bound on the information each latent carries about the input, ``(n_latents,)`` nats.
+
+    For Gaussian posteriors ``z_j = mu_j(x) + sigma_j(x) eps`` over the inputs' empirical
+    distribution, ``I(x; z_j) = h(z_j) - h(z_j | x)`` with ``h(z_j | x) = E_x[1/2 log(2 pi e
+    sigma_j^2)]`` and ``h(z_j) <= 1/2 log(2 pi e Var(z_j))`` (the Gaussian has the largest entropy
+    at a given variance), ``Var(z_j) = Var_x(mu_j) + E_x[sigma_j^2]``, so
+
+        I(x; z_j) <= 1/2 (log(Var_x(mu_j) + E_x[sigma_j^2]) - E_x[log sigma_j^2]),
+
+    equal to ``1/2 log(1 + Var_x(mu_j) / sigma_j^2)`` when sigma_j does not depend on x, and 0 for a
+    posterior that does not depend on the input (whatever its KL to the prior). ``mu``, ``logvar``:
+    ``(n, n_latents)`` posterior means and log-variances, n >= 2. Clipped at 0.
+    """
+    mu = np.asarray(mu, dtype=np.float64)
+    logvar = np.asarray(logvar, dtype=np.float64)
+    if mu.ndim != 2 or mu.shape != logvar.shape or len(mu) < 2:
+        raise ValueError(f"mu and logvar must both be (n, n_latents) with n >= 2, got "
+                         f"{mu.shape} and {logvar.shape}")
+    total = mu.var(axis=0) + np.exp(logvar).mean(axis=0)
+    return np.clip(0.5 * (np.log(total) - logvar.mean(axis=0)), 0.0, None)

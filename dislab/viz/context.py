@@ -21,6 +21,11 @@ ONE_LATENT = 0.5
 # A factor whose best latent is below CAPTURED but which latents hold together (each >= SPREAD,
 # summing to >= CAPTURED) is "spread over" them: entangled, not absent.
 SPREAD = 0.05
+# The active latents' KL is "mostly not information" when, over them, the information bound
+# (dislab.metrics.active.information_bound) sums to less than this share of the KL, and the KL
+# to at least KL_SPENT nats (a model whose few active latents barely pay anything is not news).
+INFORMATION_SHARE = 0.25
+KL_SPENT = 1.0
 
 
 @dataclass(frozen=True)
@@ -76,12 +81,37 @@ def importance_on_inactive(importance: np.ndarray, active: np.ndarray) -> float:
     return float(imp[~np.asarray(active, dtype=bool)].sum() / total)
 
 
+def uninformative_kl(kl: np.ndarray, information: np.ndarray, active: np.ndarray) -> tuple[float, float] | None:
+    """``(KL, information bound)`` summed over the active latents, nats, when the KL is at least
+    KL_SPENT and the information below INFORMATION_SHARE of it (the KL is paid by an offset of the
+    posterior means shared by every input and narrowed variances, not by encoding); else None."""
+    on = np.asarray(active, dtype=bool)
+    spent = float(np.asarray(kl, dtype=float)[on].sum())
+    carried = float(np.asarray(information, dtype=float)[on].sum())
+    if spent >= KL_SPENT and carried < INFORMATION_SHARE * spent:
+        return spent, carried
+    return None
+
+
 def summary_sentences(evaluation: dict[str, Any], active: np.ndarray | None,
-                      factor_names: Sequence[str] | None, reference: dict[str, Any] | None = None) -> list[str]:
-    """Plain sentences on what this model's MIG and DCI mean (see module doc)."""
+                      factor_names: Sequence[str] | None, reference: dict[str, Any] | None = None,
+                      *, kl: np.ndarray | None = None, information: np.ndarray | None = None) -> list[str]:
+    """Plain sentences on what this model's MIG and DCI mean (see module doc); with the per-latent
+    ``kl`` and ``information`` bound, also whether the active latents' KL is information."""
     from dislab.viz.report import find_matrix, metric_blocks
 
     out = []
+    if active is not None and kl is not None and information is not None:
+        found = uninformative_kl(kl, information, active)
+        if found:
+            spent, carried = found
+            out.append(f"The {int(np.sum(active))} latents the KL chart marks active pay {spent:.1f} nats of KL "
+                       f"to the prior but carry at most {carried:.2f} nats about the input (a Gaussian bound "
+                       "on the information): their posterior means barely vary with the input. The KL is met "
+                       "by an offset shared by all inputs and narrowed variances, not by encoding: the "
+                       "posterior has collapsed (as when a capacity target is reached before the decoder "
+                       "learns to use the code), and every score below measures faint variations of "
+                       "nearly constant codes.")
     blocks = metric_blocks(evaluation)
     mig = blocks.get("mig", {})
     mi = find_matrix(evaluation, "mutual_info", prefer="mig")

@@ -70,12 +70,15 @@ class LatentActivity:
     threshold: a latent is active when its value exceeds this (default 0.1 nats,
         :data:`dislab.metrics.active.ACTIVE_KL_THRESHOLD`).
     n_inputs: how many inputs the mean is over.
+    information: ``(n_latents,)`` upper bound on the information each latent carries about the
+        input, nats (:func:`dislab.metrics.active.information_bound`), where measured.
     """
 
     values: np.ndarray
     kind: str  # "kl" (kept for callers that built it with a kind)
     threshold: float
     n_inputs: int = 0
+    information: np.ndarray | None = None
 
     @property
     def active(self) -> np.ndarray:
@@ -111,15 +114,17 @@ def latent_activity(model, mu: np.ndarray, logvar: np.ndarray, *, threshold: flo
     seeded Monte Carlo estimate against the prior's marginals otherwise) and dislab's threshold
     (0.1 nats) unless ``threshold`` is given. Measure it on many inputs (the report and
     ``dislab traverse`` use 1,000-2,000), not on the few that are drawn."""
-    from dislab.metrics.active import ACTIVE_KL_THRESHOLD, mean_kl_per_latent
+    from dislab.metrics.active import ACTIVE_KL_THRESHOLD, information_bound, mean_kl_per_latent
 
     mu = np.asarray(mu, dtype=np.float32)
     logvar = np.asarray(logvar, dtype=np.float32)
     if mu.ndim != 2 or mu.shape != logvar.shape:
         raise DataError(f"mu and logvar must both be (n, n_latents), got {tuple(mu.shape)} and {tuple(logvar.shape)}")
     values = mean_kl_per_latent(getattr(model, "prior", None), mu, logvar, seed=seed)
+    information = information_bound(mu, logvar) if len(mu) >= 2 else None
     return LatentActivity(values.astype(np.float64), "kl",
-                          ACTIVE_KL_THRESHOLD if threshold is None else float(threshold), int(mu.shape[0]))
+                          ACTIVE_KL_THRESHOLD if threshold is None else float(threshold), int(mu.shape[0]),
+                          information)
 
 
 def kl_bar_chart(activity: LatentActivity, *, title: str | None = None):

@@ -481,7 +481,8 @@ def _context_section(page: Page, evaluation, activity, dataset) -> None:
     from dislab.viz.context import mig_breakdown, summary_sentences
 
     names = list(dataset.factor_names) if dataset.has_factors else None
-    sentences = summary_sentences(evaluation, activity.active, names, reference_for(dataset.name))
+    sentences = summary_sentences(evaluation, activity.active, names, reference_for(dataset.name),
+                                  kl=activity.values, information=activity.information)
     parts = [f"<p>{html.escape(s)}</p>" for s in sentences]
     mig = metric_blocks(evaluation).get("mig", {})
     mi = find_matrix(evaluation, "mutual_info", prefer="mig")
