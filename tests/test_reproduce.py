@@ -165,3 +165,21 @@ def test_reproductions_end_to_end_at_the_tiny_budget(tmp_path, capsys):
                          "--carry", str(bad), "--quiet"]) == 2
         err = capsys.readouterr().err
         assert words in err and str(bad) in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_kept_locatello_summary_says_what_docs_results_reports(tmp_path):
+    """docs/results/locatello2019-cpu.json (the cpu study's kept rows) is judged again with no
+    study folder at all, and docs/results.md quotes its run count and every claim's numbers."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "docs" / "results.md").read_text(encoding="utf-8")
+    for name in ("locatello2019", "duan2020"):
+        got = reproduce(name, "cpu", tmp_path / name, check_only=True, progress=False,
+                        carry=root / "docs" / "results" / "locatello2019-cpu.json")
+        assert f"{got['runs']['done']} of {got['runs']['total']} runs" in text
+        for claim in got["claims"]:
+            assert claim["status"] in (PASS, FAIL)
+            m = claim["measured"]
+            number = f"η² = {m['eta2']:.2f}" if "eta2" in m else f"ρ = {m['spearman']:.2f}"
+            assert number in text, (claim["id"], number)
