@@ -122,6 +122,12 @@ def _prior_error(y: np.ndarray) -> float:
     return float(len(y) * (p[0] * p[1] if len(p) == 2 else np.sum(p * (1 - p))))
 
 
+def _predicts_nothing(decrease: float, y: np.ndarray) -> bool:
+    """Whether a boosted model's total squared-error decrease (summed over its trees and splits,
+    in the prior's units) is rounding error: not above ``_NO_SIGNAL`` of the prior's error."""
+    return not decrease > _NO_SIGNAL * _prior_error(y)
+
+
 def _importance(model, y: np.ndarray) -> np.ndarray:
     """|feature_importances_| of a fitted scikit-learn ensemble; 0 where its trees predict nothing.
 
@@ -138,7 +144,7 @@ def _importance(model, y: np.ndarray) -> np.ndarray:
     if hasattr(model, "estimators_") and hasattr(model, "init_"):  # gradient boosting
         decrease = len(y) * sum(float(t.tree_.compute_feature_importances(normalize=False).sum())
                                 for stage in model.estimators_ for t in stage if t.tree_.node_count > 1)
-        if decrease < _NO_SIGNAL * _prior_error(y):
+        if _predicts_nothing(decrease, y):
             importance = np.zeros_like(importance)
     return importance
 
@@ -160,9 +166,8 @@ def _fit_one(predictor, x_train, y_train, x_test, y_test, seed):
         # importance normalised to sum 1 as feature_importances_.
         fit = fit_gradient_boosting(x_train, y_train, x_test, seed=seed)
         total = fit.importance.sum()
-        # (the total decrease is in the prior's units here, not per sample: see _importance)
-        no_signal = not total > _NO_SIGNAL * _prior_error(y_train)
-        importance = np.zeros_like(fit.importance) if no_signal else fit.importance / total
+        importance = (np.zeros_like(fit.importance) if _predicts_nothing(total, y_train)
+                      else fit.importance / total)
         return (importance, float(np.mean(fit.predicted_train == y_train)),
                 float(np.mean(fit.predicted_test == y_test)), {_FIT: fit})
     elif predictor == "hist_gbt":
