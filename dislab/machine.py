@@ -13,33 +13,30 @@ import sys
 _UNITS = ("amx_bf16", "avx512_bf16", "avx512f", "avx2")
 
 
-@functools.lru_cache(maxsize=None)
-def cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags as Linux reports them (/proc/cpuinfo); empty elsewhere."""
+def _cpuinfo(key: str) -> str | None:
+    """The value of the first ``key`` line of /proc/cpuinfo (Linux), or None."""
     if not sys.platform.startswith("linux"):
-        return frozenset()
+        return None
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
             for line in f:
-                if line.startswith("flags"):
-                    return frozenset(line.split(":", 1)[1].split())
+                if line.startswith(key):
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return frozenset()
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags as Linux reports them (/proc/cpuinfo); empty elsewhere."""
+    return frozenset((_cpuinfo("flags") or "").split())
 
 
 @functools.lru_cache(maxsize=None)
 def cpu_name() -> str:
     """The CPU's model name (/proc/cpuinfo on Linux, else platform.processor()), or "unknown"."""
-    if sys.platform.startswith("linux"):
-        try:
-            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-                for line in f:
-                    if line.startswith("model name"):
-                        return line.split(":", 1)[1].strip()
-        except OSError:
-            pass
-    return platform.processor() or platform.machine() or "unknown"
+    return _cpuinfo("model name") or platform.processor() or platform.machine() or "unknown"
 
 
 def describe() -> str:

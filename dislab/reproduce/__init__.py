@@ -44,7 +44,8 @@ def carried_rows(path: str | os.PathLike, rep: Any, data: dict[str, Any], study:
     from dislab.io import read_json
 
     payload = read_json(path)
-    made_by = (payload.get("dislab") or {}).get("produced_by") if isinstance(payload.get("dislab"), dict) else None
+    block = payload.get("dislab")
+    made_by = block.get("produced_by") if isinstance(block, dict) else None
     if made_by != PRODUCER:
         raise DataError(f"{path}: not a claims.json of dislab reproduce (produced_by {made_by!r}, "
                         f"expected {PRODUCER!r})")

@@ -63,12 +63,9 @@ def _scores(evaluation: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _machine(path: Path) -> str | None:
-    """The machine named in a JSON file's provenance block, or None."""
-    try:
-        block = read_json(path).get("dislab")
-    except ValueError:
-        return None
+def _machine(payload: dict[str, Any]) -> str | None:
+    """The machine named in a dislab JSON payload's provenance block, or None."""
+    block = payload.get("dislab")
     return block.get("machine") if isinstance(block, dict) else None
 
 
@@ -81,7 +78,15 @@ def _training_summary(run_dir: Path) -> dict[str, Any]:
     elbos = [float(r["elbo"]) for r in log[-TRAIN_LAST:] if isinstance(r.get("elbo"), (int, float))]
     return {"train.elbo": sum(elbos) / len(elbos) if elbos else None,
             "train.wall_s": log[-1].get("wall_time_s") if log else None,
-            "trained_on": _machine(run_dir / CONFIG) if (run_dir / CONFIG).is_file() else None}
+            "trained_on": _machine(_read(run_dir / CONFIG)) if (run_dir / CONFIG).is_file() else None}
+
+
+def _read(path: Path) -> dict[str, Any]:
+    """A JSON file's payload, or {} where it is corrupt."""
+    try:
+        return read_json(path)
+    except ValueError:
+        return {}
 
 
 def rows(folder: str | os.PathLike) -> tuple[list[dict[str, Any]], list[str], list[str]]:
@@ -111,15 +116,13 @@ def rows(folder: str | os.PathLike) -> tuple[list[dict[str, Any]], list[str], li
         ev_path = run_dir / EVALUATION
         evaluated_on = None
         if ev_path.is_file():
-            try:
-                sc = _scores(read_json(ev_path))
-            except ValueError:
-                sc = {}
+            evaluation = _read(ev_path)  # read once: its scores and where they were computed
+            sc = _scores(evaluation)
             for k in sc:
                 if k not in score_cols:
                     score_cols.append(k)
             row.update(sc)
-            evaluated_on = _machine(ev_path)
+            evaluated_on = _machine(evaluation)
         row.update(_training_summary(run_dir), evaluated_on=evaluated_on)
         out.append(row)
     swept = [k for k in study.swept]
