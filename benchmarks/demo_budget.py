@@ -1,7 +1,7 @@
 """How long does ``dislab demo`` take on this machine? Times its three stages with its own settings.
 
 For 1 and 2 torch threads, each in a fresh process: ``dislab.training.train`` with the demo's
-TrainConfig (β-TCVAE, dSprites, batch 64, lr 1e-3) for ``--short`` and ``--short + --steps`` steps.
+TrainConfig (``dislab.demo.demo_config``) for ``--short`` and ``--short + --steps`` steps.
 The difference gives the cost of a step without start-up, checkpoints at the end and the like. Each
 step is given as wall seconds and as the process's CPU seconds. On a busy shared machine only the
 single-thread CPU time means much: wall time there counts other people's processes, and with two

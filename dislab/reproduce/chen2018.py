@@ -3,7 +3,8 @@ on dSprites, β-TCVAE's MIG is at least β-VAE's at equal β, and both exceed th
 (Section 6, the dSprites comparison of MIG against β; their code, rtqichen/beta-tcvae
 ``vae_quant.py``: batch 2048, Adam lr 1e-3, 50 epochs = 18,000 steps, 10 latents).
 
-The cpu budget keeps β = 6 and three seeds at the demo's recipe (1,000 steps); the curve of MIG against β is
+The cpu budget keeps β = 6 and three seeds at the demo's former recipe (conv64, batch 256, lr 1e-3,
+1,000 steps); the curve of MIG against β is
 drawn from whatever β the budget ran."""
 from __future__ import annotations
 
@@ -75,7 +76,7 @@ class Chen2018(Reproduction):
                         seeds=5, cost="11 settings × 5 seeds × 18,000 steps of 2,048: a GPU"),
         "cpu": Budget("cpu", {**CPU_BASE, "steps": 1000}, seeds=3,
                       grid={"vae": {}, "beta_vae": {"beta": [6.0]}, "beta_tcvae": {"beta": [6.0]}},
-                      cost="3 settings × 3 seeds × 1,000 steps of 256 at the demo's recipe: ~8 min a "
+                      cost="3 settings × 3 seeds × 1,000 steps of 256 (conv64, lr 1e-3): ~8 min a "
                            "run with its evaluation on 2 cores, ~75 min in all"),
         "tiny": Budget("tiny", dict(TINY_BASE), seeds=2, evaluate=dict(TINY_EVALUATE),
                        grid={"vae": {}, "beta_vae": {"beta": [4.0]}, "beta_tcvae": {"beta": [4.0]}}),

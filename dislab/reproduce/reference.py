@@ -9,7 +9,7 @@ from typing import Any
 REFERENCE: dict[str, dict[str, Any]] = {
     # docs/results.md, "Chen et al. 2018 at the cpu budget": the lowest and highest of 3 seeds
     "dsprites": {
-        "label": "dislab's β-TCVAE (β 6) on dSprites at the cpu budget (1,000 steps of 256, 3 seeds)",
+        "label": "dislab's β-TCVAE (β 6) on dSprites at the cpu budget (conv64 networks, 1,000 steps of 256, 3 seeds)",
         "source": "docs/results.md; dislab reproduce chen2018 --budget cpu",
         "scores": {"mig.mig": [0.053, 0.145], "dci.disentanglement": [0.057, 0.132]},
     },
