@@ -91,6 +91,10 @@ def _case(name):
         codes = np.c_[np.array([0, 1])[g[:, 2]], np.full(len(g), 2), np.array([1, 0, 0, 2])[g[:, 0]],
                       np.array([2, 0])[g[:, 2]], np.array([0, 2, 2, 1])[g[:, 0]]].astype(float)
         return (codes, g, codes, g), (0, 1, 2, 3, 4)
+    if name == "factor_bits":  # the three bits of an 8-class factor: equal proxies, other partitions
+        f = np.c_[np.tile(np.arange(8), 250), rng.integers(0, 3, 2000)]
+        codes = np.c_[np.stack([(f[:, 0] >> b) & 1 for b in range(3)], 1), f[:, 1] + 0.1 * rng.standard_normal(2000)]
+        return _split(codes.astype(float), f, 1600), (0, 1, 2)
     if name == "binary_codes":
         f = rng.integers(0, 2, (1000, 3))
         codes = np.c_[f ^ (rng.random((1000, 3)) < 0.1), rng.integers(0, 2, (1000, 2))].astype(float)
@@ -101,7 +105,7 @@ def _case(name):
 CASES = ["two_per_class_2", "two_per_class_3", "two_per_class_5", "n=7", "n=20", "n=39",
          "rare_class_exact", "rare_class_noisy", "duplicated", "duplicated_integer", "near_duplicates",
          "constant_codes", "50_noise_codes", "45_classes", "scales_1e-6_to_1e6", "rotated",
-         "collapsed_latents", "factorial_grid", "grid_unencoded_factor", "binary_codes"]
+         "collapsed_latents", "factorial_grid", "grid_unencoded_factor", "binary_codes", "factor_bits"]
 
 
 @pytest.mark.slow

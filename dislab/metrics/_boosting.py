@@ -34,13 +34,15 @@ Two things cannot be reproduced, so they are measured for the caller (dislab.met
 whether to refit a factor with scikit-learn):
 
 * **ties**: where several codes split a node's training samples into exactly the same two sides,
-  scikit-learn keeps the first of them in a random feature order (``random_state``), the grower
-  the lowest index. Every split worth 1e-4 of the largest so far is checked exactly (the others
-  carry ~0.1-0.3 % of the importance on the benchmark cases) and, when tied, credited to one of
-  the tied codes drawn at random and routed by it, as scikit-learn would; ``ties`` lists them, so
-  that the caller can measure how much D and C depend on the draw. Ties between *different*
-  partitions of exactly equal gain (residuals taking few values on tiny or exactly balanced
-  samples) are not detected;
+  scikit-learn keeps the first of them in a random feature order (``random_state``); the grower
+  draws one of the codes whose best proxies tie (within 1e-9, relative) at random too, but its
+  draws are not scikit-learn's. Every split worth 1e-4 of the largest so far is checked exactly
+  (the others carry ~0.1-0.3 % of the importance on the benchmark cases) and, when tied, credited
+  to one of the tied codes drawn at random and routed by it, as scikit-learn would; ``ties``
+  lists them, so that the caller can measure how much D and C depend on the draw. Ties between
+  *different* partitions of equal gain (symmetric discrete codes, e.g. the bits of a factor on a
+  balanced design) are drawn in the grower (``dislab.metrics._grow._take``), and the tree below
+  follows the draw, as in scikit-learn;
 * **close values**: in a node holding only part of a chain of training values less than 1e-7
   apart, scikit-learn can split inside the chain; to allow it the chain gets a candidate between
   each pair of its values, which the trees take only where the node's two neighbours across it
@@ -76,7 +78,7 @@ class BoostingFit:
     tied_gain: squared-error decrease of the splits that another feature reproduces exactly (the
         part of ``importance.sum()`` whose attribution depends on tie-breaking).
     unchecked_gain: squared-error decrease of the splits too small to be checked for ties
-        (credited to the grower's choice, the lowest feature index).
+        (credited to the grower's choice: among features of tied proxies, one drawn at random).
     ties: ``{features: (k, 2) array}``, for each set of features (original indices, sorted) that
         tied, one row per split they tied on: its squared-error decrease and the feature credited.
     invalid_gain: squared-error decrease of the splits between values closer than scikit-learn's
@@ -214,7 +216,8 @@ def fit_gradient_boosting(x_train: np.ndarray, y_train: np.ndarray, x_test: np.n
         seed: the random order of the rows and the draw among tied features (the trees do not
             depend on it).
         check_ties: find the features that reproduce each split exactly (``tied_gain``); without
-            it every split is credited to the grower's choice (the lowest feature index).
+            it every split is credited to the grower's choice (one of the features of tied proxies,
+            drawn at random).
 
     Returns:
         a :class:`BoostingFit`.
@@ -296,7 +299,8 @@ def fit_gradient_boosting(x_train: np.ndarray, y_train: np.ndarray, x_test: np.n
         prob = _probabilities(raw, binary)
         residual = target - prob
         feature, _, real, local_cut, invalid, leaves = grow_trees(
-            split_order, sorted_bins, sorted_x, row_bins, fine, residual, max_depth)
+            split_order, sorted_bins, sorted_x, row_bins, fine, residual, max_depth,
+            seed=seed * 1_000_003 + round_)
         if not real.any():  # no tree of this round could split (e.g. every feature constant)
             break
         # Newton values of every leaf of this round's trees at once: slot = tree * width + leaf.

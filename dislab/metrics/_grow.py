@@ -13,9 +13,12 @@ goes between two consecutive groups, left = group index <= the split's):
   residual sums of the two sides), over every boundary between two groups present in the node
   whose two neighbours in the node are more than 1e-7 apart (scikit-learn's ``FEATURE_THRESHOLD``,
   float32 arithmetic; only a boundary inside a chain of close values can fail it),
-  features in index order and boundaries in increasing order, the first of equal proxies kept
-  (scikit-learn visits features in a random order: which of several features that make the same
-  split is credited is measured apart, ``_boosting._tied``);
+  features in index order and boundaries in increasing order, the first of equal proxies of a
+  feature kept; between features whose best proxies are equal (within 1e-9 relative: symmetric
+  discrete codes tie exactly, up to the rounding of their sums) one is drawn at random, as
+  scikit-learn's random feature order does (:func:`_take`), so that the split, and the tree below
+  it, follows it; which of several features that make the very same split is credited is
+  measured apart, ``_boosting._tied``;
 * a node that is not split is a leaf; to keep one layout (heap order: node h has children 2h + 1
   and 2h + 2), its rows pass through to its left descendants, so every row ends in one of the
   ``2**max_depth`` leaves, numbered left to right.
@@ -57,6 +60,53 @@ _EPSILON = float(np.finfo(np.float64).eps)
 _FEATURE_THRESHOLD = np.float32(1e-7)
 
 
+# Proxies of different features closer than this (relative) are the same split quality: exact
+# ties (symmetric discrete codes) differ only by the rounding of sums taken in different orders.
+_TIE = 1e-9
+
+
+@_compiled
+def _take(proxy, f, j, best, top, floor, chosen, tie_f, ties):  # pragma: no cover - compiled
+    """Whether boundary ``proxy`` of feature ``f`` becomes node j's split (the caller then records
+    it), given node j's chosen proxy ``best``, the largest proxy of its group of tied features
+    ``top`` and that group's lower edge ``floor`` (``top * (1 - _TIE)``; called only for
+    ``proxy >= floor``), the chosen feature, the last feature counted in the group and its size.
+
+    As scikit-learn's splitter, which visits the features in a random order and keeps the first
+    of equal proxies: a clearly larger proxy starts a new group; within the group, the chosen
+    feature's own later boundaries replace its split only when strictly larger (the first of
+    equal boundaries of a feature is kept); another feature joins the group and is chosen with
+    probability 1 / (group size), so that each of k tied features is chosen with probability 1/k
+    (reservoir sampling, numba's generator seeded per round).
+    """
+    if proxy > top[j] * (1.0 + _TIE):
+        best[j] = proxy
+        top[j] = proxy
+        floor[j] = proxy * (1.0 - _TIE)
+        tie_f[j] = f
+        ties[j] = 1
+        return True
+    if f == chosen[j]:
+        if proxy > best[j]:
+            best[j] = proxy
+            if proxy > top[j]:
+                top[j] = proxy
+                floor[j] = proxy * (1.0 - _TIE)
+            return True
+        return False
+    if f == tie_f[j]:  # a feature already counted in the group (and not chosen)
+        return False
+    tie_f[j] = f
+    ties[j] += 1
+    if proxy > top[j]:
+        top[j] = proxy
+        floor[j] = proxy * (1.0 - _TIE)
+    if np.random.random() * ties[j] < 1.0:
+        best[j] = proxy
+        return True
+    return False
+
+
 @_compiled
 def _split_node(m, j, t, f_best, b_best, low, high, s_total, q_total, n_total, fine, feature, split_bin, real,
                 cut, invalid):  # pragma: no cover - compiled
@@ -76,7 +126,7 @@ def _split_node(m, j, t, f_best, b_best, low, high, s_total, q_total, n_total, f
 
 
 @_compiled
-def _grow_round(order, sorted_bins, sorted_x, row_bins, fine, residual, residual_rows, max_depth, feature,
+def _grow_round(order, sorted_bins, sorted_x, row_bins, fine, residual, residual_rows, max_depth, seed, feature,
                 split_bin, real, cut, invalid, leaves):  # pragma: no cover - compiled; covered through grow_trees
     n_features, n = order.shape
     n_trees = residual.shape[0]
@@ -90,7 +140,12 @@ def _grow_round(order, sorted_bins, sorted_x, row_bins, fine, residual, residual
             v = residual_rows[i, t]
             s_total0[t] += v
             q_total0[t] += v * v
+    np.random.seed(seed)  # numba's own generator: the draws among tied features (_take)
     best0 = np.full(n_trees, -1.0)
+    top0 = np.full(n_trees, -1.0)
+    floor0 = np.full(n_trees, -1.0)
+    tie_f0 = np.full(n_trees, -1)
+    ties0 = np.zeros(n_trees, np.int64)
     f0 = np.full(n_trees, -1)
     b0 = np.zeros(n_trees, np.int64)
     low0 = np.zeros(n_trees, np.float32)
@@ -111,8 +166,7 @@ def _grow_round(order, sorted_bins, sorted_x, row_bins, fine, residual, residual
                 for t in range(n_trees):
                     diff = n * s_left0[t] - n_l * s_total0[t]  # = n_R S_L - n_L S_R
                     proxy = diff * diff * scale
-                    if proxy > best0[t]:
-                        best0[t] = proxy
+                    if proxy >= floor0[t] and _take(proxy, f, t, best0, top0, floor0, f0, tie_f0, ties0):
                         f0[t] = f
                         b0[t] = previous
                         low0[t] = previous_x
@@ -134,6 +188,10 @@ def _grow_round(order, sorted_bins, sorted_x, row_bins, fine, residual, residual
     q_total = np.zeros(width)
     n_total = np.zeros(width)
     best = np.zeros(width)
+    top = np.zeros(width)
+    floor = np.zeros(width)
+    tie_f = np.zeros(width, np.int64)
+    ties = np.zeros(width, np.int64)
     best_feature = np.zeros(width, np.int64)
     best_bin = np.zeros(width, np.int64)
     best_low = np.zeros(width, np.float32)  # largest value of the left side
@@ -161,6 +219,10 @@ def _grow_round(order, sorted_bins, sorted_x, row_bins, fine, residual, residual
                     q_total[j] += r[i] * r[i]
                     n_total[j] += 1.0
                 best[:m] = -1.0
+                top[:m] = -1.0
+                floor[:m] = -1.0
+                tie_f[:m] = -1
+                ties[:m] = 0
                 best_feature[:m] = -1
                 for f in range(n_features):
                     for k in range(n):
@@ -182,8 +244,7 @@ def _grow_round(order, sorted_bins, sorted_x, row_bins, fine, residual, residual
                             s_l = s_left[j]
                             diff = n_r * s_l - n_l * (s_total[j] - s_l)
                             proxy = diff * diff / (n_l * n_r)
-                            if proxy > best[j]:
-                                best[j] = proxy
+                            if proxy >= floor[j] and _take(proxy, f, j, best, top, floor, best_feature, tie_f, ties):
                                 best_feature[j] = f
                                 best_bin[j] = previous
                                 best_low[j] = last_x[j]
@@ -211,7 +272,7 @@ def _grow_round(order, sorted_bins, sorted_x, row_bins, fine, residual, residual
 
 
 def grow_trees(order: np.ndarray, sorted_bins: np.ndarray, sorted_x: np.ndarray, row_bins: np.ndarray,
-               fine: np.ndarray, residual: np.ndarray, max_depth: int):
+               fine: np.ndarray, residual: np.ndarray, max_depth: int, seed: int = 0):
     """One round's regression trees, one per row of ``residual``.
 
     Args:
@@ -223,6 +284,7 @@ def grow_trees(order: np.ndarray, sorted_bins: np.ndarray, sorted_x: np.ndarray,
             chain of values less than 1e-7 apart (:func:`dislab.metrics._boosting.split_candidates`).
         residual: ``(n_trees, n)`` float64 targets of the trees (``y_onehot - p`` per class).
         max_depth: depth of the trees (scikit-learn's default for boosting is 3).
+        seed: seeds the draw among features whose best proxies tie (within 1e-9 relative).
 
     Returns:
         ``(feature, split_bin, real, cut, invalid, leaves)``: per heap node (``2**max_depth - 1``
@@ -247,7 +309,8 @@ def grow_trees(order: np.ndarray, sorted_bins: np.ndarray, sorted_x: np.ndarray,
     _grow_round(np.ascontiguousarray(order, np.int64), np.ascontiguousarray(sorted_bins, np.int64),
                 np.ascontiguousarray(sorted_x, np.float32), np.ascontiguousarray(row_bins, np.int64),
                 np.ascontiguousarray(fine, np.bool_), np.ascontiguousarray(residual, np.float64),
-                np.ascontiguousarray(residual.T, np.float64), int(max_depth), feature, split_bin, real, cut,
+                np.ascontiguousarray(residual.T, np.float64), int(max_depth), int(seed) % (2 ** 31), feature,
+                split_bin, real, cut,
                 invalid, leaves)
     return feature, split_bin, real, cut, invalid, leaves
 
