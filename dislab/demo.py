@@ -12,7 +12,8 @@ middle of the reference grid {1, 2, 4, 6, 8, 10}) on the fully connected network
 per second of the reference study's conv64 on a CPU, and at 3e-3 they leave the mean-image plateau
 that holds conv64 for its first few hundred steps at once. On an AMD EPYC (AVX2, 2 quiet cores)
 seed 0 ends at MIG 0.153 and DCI-D 0.181 (published evaluation sizes) after 4 min 35 s of training,
-with scale, x- and y-position each in a latent of its own; the former demo (conv64, lr 1e-3, 1,500
+with scale and y-position each in a latent of its own and x-position mostly in one (the x/y pair is
+turned ~20° from the image axes); the former demo (conv64, lr 1e-3, 1,500
 steps, ~15 minutes) reached 0.165 / 0.139. Seeds and CPU kinds move the result as much as the
 recipe does (two other seeds of this recipe stayed entangled: docs/benchmarks.md). bf16 is not
 used: from the same seed it stayed entangled where fp32 did not (conv64 recipe). Where a GPU is

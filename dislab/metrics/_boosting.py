@@ -213,8 +213,9 @@ def fit_gradient_boosting(x_train: np.ndarray, y_train: np.ndarray, x_test: np.n
             least two distinct values; ``x_test``: ``(m, n_features)``.
         n_rounds, learning_rate, max_depth: scikit-learn's ``n_estimators`` (100),
             ``learning_rate`` (0.1) and ``max_depth`` (3); leaves hold at least one sample.
-        seed: the random order of the rows and the draw among tied features (the trees do not
-            depend on it).
+        seed: the random order of the rows, the draw among features whose best splits tie
+            (in the grower; the trees depend on it only there) and among features that make the
+            very same split (the credit and routing of ``ties``).
         check_ties: find the features that reproduce each split exactly (``tied_gain``); without
             it every split is credited to the grower's choice (one of the features of tied proxies,
             drawn at random).

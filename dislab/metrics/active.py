@@ -31,7 +31,7 @@ narrowed variance. :func:`information_bound` measures the information itself (an
 Gaussian posteriors); the report says when the active latents' KL is mostly not information. Seen
 in the locatello2019 cpu study: a collapsed AnnealedVAE whose 23 nats of KL (meeting its capacity
 target C = 25) carried at most 0.06 nats about the input, its means within ±0.03 of offsets up to
-3.5, while a β-VAE's 8.9 nats of KL carried up to 8.4 (docs/results.md).
+3.5, while a β-VAE's 8.75 nats of KL carried up to 8.73 (docs/results.md; 8.7–8.9 of each over 1,000–2,000 inputs).
 
 Other counts measure other things and are named for them: IRS's ``num_active_dims`` (codes with
 nonzero variance, the reference's key), the unsupervised metrics' ``n_active_units`` (posterior
