@@ -93,7 +93,10 @@ def test_tiny_training_sets_and_rare_classes_keep_their_codes():
 def test_ties_are_found_and_credited_at_random():
     """An exact copy of a code reproduces every split of it: every split is tied, credited to
     either copy (roughly half each, as scikit-learn's random feature order), and the test
-    predictions do not depend on the draw."""
+    predictions agree with scikit-learn's whatever the seed. (Not always to the point: at
+    round 0 the residuals take two values per class, so in nodes of a few rows splits of
+    *different* rows can tie too; the grower draws among them, where scikit-learn's choice is
+    fixed by the rounding of its sums. 3 of these 200 points move with the seed.)"""
     rng = np.random.default_rng(1)
     y = rng.integers(0, 3, 600)
     x = np.c_[y + 0.3 * rng.standard_normal(600), rng.standard_normal(600)]
@@ -104,13 +107,16 @@ def test_ties_are_found_and_credited_at_random():
     assert set(fit.ties) >= {(0, 2)}
     share = fit.importance / fit.importance.sum()
     assert 0.3 < share[0] / (share[0] + share[2]) < 0.7
-    other = fit_gradient_boosting(x[:400], y[:400], x[400:], seed=1)
-    assert (other.predicted_test == fit.predicted_test).all()
     # scikit-learn: the copies share the importance too (0.45-0.55 of it over random_states)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref = GradientBoostingClassifier(random_state=0).fit(x[:400], y[:400]).feature_importances_
+        model = GradientBoostingClassifier(random_state=0).fit(x[:400], y[:400])
+    ref = model.feature_importances_
     assert 0.3 < ref[0] / (ref[0] + ref[2]) < 0.7
+    expected = model.predict(x[400:])
+    for seed in range(4):
+        other = fit_gradient_boosting(x[:400], y[:400], x[400:], seed=seed)
+        assert np.mean(other.predicted_test == expected) >= 0.98
 
 
 def test_splits_sklearn_cannot_make_are_never_made():
@@ -167,3 +173,19 @@ def test_dci_fast_agrees_with_gbt_on_mixed_codes():
         assert fast[key] == pytest.approx(ref[key], abs=0.015), key
     assert np.abs(np.subtract(fast["importance"], ref["importance"])).max() < 0.015
     assert fast["fallback"] == {} and fast["tie_spread"] <= 0.01
+
+
+def test_trees_do_not_depend_on_the_thread_count():
+    """A round's trees grown on 1, 2 or 5 threads are the same trees, ties included: the draws
+    among features of equal split quality are keyed by round, tree and node, not by the order
+    in which the trees are grown (the three bits of an 8-class factor tie at every level)."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 8, 800)
+    bits = ((y[:, None] >> np.arange(3)) & 1).astype(float)
+    x = np.c_[bits, y + 0.5 * rng.standard_normal(800), rng.standard_normal(800)]
+    fits = [fit_gradient_boosting(x[:600], y[:600], x[600:], n_rounds=20, seed=3, threads=t) for t in (1, 2, 5)]
+    for other in fits[1:]:
+        assert np.array_equal(other.importance, fits[0].importance)
+        assert np.array_equal(other.predicted_test, fits[0].predicted_test)
+        assert other.ties.keys() == fits[0].ties.keys()
+    assert fits[0].importance[:3].min() > 0  # the bits were drawn among, not only the first

@@ -205,7 +205,7 @@ def _tied(x, bins, leaves, order, bounds, feature, check, max_depth, rng):
 
 def fit_gradient_boosting(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, *,
                           n_rounds: int = 100, learning_rate: float = 0.1, max_depth: int = 3,
-                          seed: int = 0, check_ties: bool = True) -> BoostingFit:
+                          seed: int = 0, check_ties: bool = True, threads: int = 1) -> BoostingFit:
     """Fit scikit-learn's gradient boosting classifier (defaults), its trees grown exactly.
 
     Args:
@@ -219,6 +219,8 @@ def fit_gradient_boosting(x_train: np.ndarray, y_train: np.ndarray, x_test: np.n
         check_ties: find the features that reproduce each split exactly (``tied_gain``); without
             it every split is credited to the grower's choice (one of the features of tied proxies,
             drawn at random).
+        threads: each round's trees are grown on this many threads (one tree per class; the
+            result does not depend on it).
 
     Returns:
         a :class:`BoostingFit`.
@@ -301,7 +303,7 @@ def fit_gradient_boosting(x_train: np.ndarray, y_train: np.ndarray, x_test: np.n
         residual = target - prob
         feature, _, real, local_cut, invalid, leaves = grow_trees(
             split_order, sorted_bins, sorted_x, row_bins, fine, residual, max_depth,
-            seed=seed * 1_000_003 + round_)
+            seed=seed * 1_000_003 + round_, threads=threads)
         if not real.any():  # no tree of this round could split (e.g. every feature constant)
             break
         # Newton values of every leaf of this round's trees at once: slot = tree * width + leaf.

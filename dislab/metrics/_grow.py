@@ -65,8 +65,32 @@ _FEATURE_THRESHOLD = np.float32(1e-7)
 _TIE = 1e-9
 
 
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
 @_compiled
-def _take(proxy, f, j, best, top, floor, chosen, tie_f, ties):  # pragma: no cover - compiled
+def _mix(z):  # pragma: no cover - compiled
+    """SplitMix64's finaliser (Steele, Lea & Flood, OOPSLA 2014): a uint64 hashed to a uint64."""
+    z = z + _GOLDEN
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return z ^ (z >> np.uint64(31))
+
+
+@_compiled
+def _uniform(seed, tree, node, count):  # pragma: no cover - compiled
+    """A uniform draw in [0, 1) that depends only on its key: the round's ``seed``, the tree
+    (its index among the round's trees), the heap node and the size of the node's group of tied
+    features. Stateless, so that the trees depend neither on the order they are grown in nor on
+    how a round's trees are split between threads."""
+    z = _mix(np.uint64(seed) ^ _mix(np.uint64(tree) ^ _mix(np.uint64(node) ^ _mix(np.uint64(count)))))
+    return np.float64(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@_compiled
+def _take(proxy, f, j, best, top, floor, chosen, tie_f, ties, seed, tree, node):  # pragma: no cover - compiled
     """Whether boundary ``proxy`` of feature ``f`` becomes node j's split (the caller then records
     it), given node j's chosen proxy ``best``, the largest proxy of its group of tied features
     ``top`` and that group's lower edge ``floor`` (``top * (1 - _TIE)``; called only for
@@ -77,7 +101,8 @@ def _take(proxy, f, j, best, top, floor, chosen, tie_f, ties):  # pragma: no cov
     feature's own later boundaries replace its split only when strictly larger (the first of
     equal boundaries of a feature is kept); another feature joins the group and is chosen with
     probability 1 / (group size), so that each of k tied features is chosen with probability 1/k
-    (reservoir sampling, numba's generator seeded per round).
+    (reservoir sampling; the draw is :func:`_uniform` of the round's ``seed``, the ``tree``, the
+    heap ``node`` and the group's size).
     """
     if proxy > top[j] * (1.0 + _TIE):
         best[j] = proxy
@@ -101,7 +126,7 @@ def _take(proxy, f, j, best, top, floor, chosen, tie_f, ties):  # pragma: no cov
     if proxy > top[j]:
         top[j] = proxy
         floor[j] = proxy * (1.0 - _TIE)
-    if np.random.random() * ties[j] < 1.0:
+    if _uniform(seed, tree, node, ties[j]) * ties[j] < 1.0:
         best[j] = proxy
         return True
     return False
@@ -126,8 +151,8 @@ def _split_node(m, j, t, f_best, b_best, low, high, s_total, q_total, n_total, f
 
 
 @_compiled
-def _grow_round(order, sorted_bins, sorted_x, row_bins, fine, residual, residual_rows, max_depth, seed, feature,
-                split_bin, real, cut, invalid, leaves):  # pragma: no cover - compiled; covered through grow_trees
+def _grow_round(order, sorted_bins, sorted_x, row_bins, fine, residual, residual_rows, max_depth, seed, first_tree,
+                feature, split_bin, real, cut, invalid, leaves):  # pragma: no cover - compiled; covered through grow_trees
     n_features, n = order.shape
     n_trees = residual.shape[0]
     width = 1 << max_depth
@@ -140,7 +165,6 @@ def _grow_round(order, sorted_bins, sorted_x, row_bins, fine, residual, residual
             v = residual_rows[i, t]
             s_total0[t] += v
             q_total0[t] += v * v
-    np.random.seed(seed)  # numba's own generator: the draws among tied features (_take)
     best0 = np.full(n_trees, -1.0)
     top0 = np.full(n_trees, -1.0)
     floor0 = np.full(n_trees, -1.0)
@@ -166,7 +190,8 @@ def _grow_round(order, sorted_bins, sorted_x, row_bins, fine, residual, residual
                 for t in range(n_trees):
                     diff = n * s_left0[t] - n_l * s_total0[t]  # = n_R S_L - n_L S_R
                     proxy = diff * diff * scale
-                    if proxy >= floor0[t] and _take(proxy, f, t, best0, top0, floor0, f0, tie_f0, ties0):
+                    if proxy >= floor0[t] and _take(proxy, f, t, best0, top0, floor0, f0, tie_f0, ties0, seed,
+                                                                     first_tree + t, 0):
                         f0[t] = f
                         b0[t] = previous
                         low0[t] = previous_x
@@ -244,7 +269,8 @@ def _grow_round(order, sorted_bins, sorted_x, row_bins, fine, residual, residual
                             s_l = s_left[j]
                             diff = n_r * s_l - n_l * (s_total[j] - s_l)
                             proxy = diff * diff / (n_l * n_r)
-                            if proxy >= floor[j] and _take(proxy, f, j, best, top, floor, best_feature, tie_f, ties):
+                            if proxy >= floor[j] and _take(proxy, f, j, best, top, floor, best_feature, tie_f, ties,
+                                                                   seed, first_tree + t, m - 1 + j):
                                 best_feature[j] = f
                                 best_bin[j] = previous
                                 best_low[j] = last_x[j]
@@ -272,7 +298,7 @@ def _grow_round(order, sorted_bins, sorted_x, row_bins, fine, residual, residual
 
 
 def grow_trees(order: np.ndarray, sorted_bins: np.ndarray, sorted_x: np.ndarray, row_bins: np.ndarray,
-               fine: np.ndarray, residual: np.ndarray, max_depth: int, seed: int = 0):
+               fine: np.ndarray, residual: np.ndarray, max_depth: int, seed: int = 0, threads: int = 1):
     """One round's regression trees, one per row of ``residual``.
 
     Args:
@@ -285,6 +311,8 @@ def grow_trees(order: np.ndarray, sorted_bins: np.ndarray, sorted_x: np.ndarray,
         residual: ``(n_trees, n)`` float64 targets of the trees (``y_onehot - p`` per class).
         max_depth: depth of the trees (scikit-learn's default for boosting is 3).
         seed: seeds the draw among features whose best proxies tie (within 1e-9 relative).
+        threads: the trees are grown in this many groups on threads of this process (the
+            kernel releases the GIL); the result does not depend on it.
 
     Returns:
         ``(feature, split_bin, real, cut, invalid, leaves)``: per heap node (``2**max_depth - 1``
@@ -306,12 +334,27 @@ def grow_trees(order: np.ndarray, sorted_bins: np.ndarray, sorted_x: np.ndarray,
     leaves = np.zeros((n_trees, n), np.int64)
     if fine.shape[1] == 0:
         fine = np.zeros((fine.shape[0], 1), np.bool_)
-    _grow_round(np.ascontiguousarray(order, np.int64), np.ascontiguousarray(sorted_bins, np.int64),
-                np.ascontiguousarray(sorted_x, np.float32), np.ascontiguousarray(row_bins, np.int64),
-                np.ascontiguousarray(fine, np.bool_), np.ascontiguousarray(residual, np.float64),
-                np.ascontiguousarray(residual.T, np.float64), int(max_depth), int(seed) % (2 ** 31), feature,
-                split_bin, real, cut,
-                invalid, leaves)
+    inputs = (np.ascontiguousarray(order, np.int64), np.ascontiguousarray(sorted_bins, np.int64),
+              np.ascontiguousarray(sorted_x, np.float32), np.ascontiguousarray(row_bins, np.int64),
+              np.ascontiguousarray(fine, np.bool_))
+    residual = np.ascontiguousarray(residual, np.float64)
+    seed = int(seed) % (2 ** 31)
+
+    def grow(bounds):
+        a, b = bounds  # trees a .. b - 1; row slices of C-ordered arrays are C-ordered views
+        _grow_round(*inputs, residual[a:b], np.ascontiguousarray(residual[a:b].T), int(max_depth), seed, a,
+                    feature[a:b], split_bin[a:b], real[a:b], cut[a:b], invalid[a:b], leaves[a:b])
+
+    groups = max(1, min(int(threads), n_trees))
+    edges = np.linspace(0, n_trees, groups + 1).round().astype(int)
+    chunks = list(zip(edges[:-1].tolist(), edges[1:].tolist()))
+    if groups == 1:
+        grow(chunks[0])
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(groups) as pool:
+            list(pool.map(grow, chunks))
     return feature, split_bin, real, cut, invalid, leaves
 
 
