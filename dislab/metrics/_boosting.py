@@ -163,17 +163,6 @@ def _probabilities(raw: np.ndarray, binary: bool) -> np.ndarray:
     return shifted / shifted.sum(axis=0, keepdims=True)
 
 
-def _leaf_order(leaves: np.ndarray, counts: np.ndarray):
-    """Rows of each tree grouped by leaf: ``order`` ``(T, n)`` (rows sorted by leaf, stable) and
-    ``bounds`` ``(T, width + 1)`` (leaf l's rows are ``order[t, bounds[t, l]:bounds[t, l + 1]]``),
-    from the rows per leaf ``counts`` ``(T, width)``. A node's leaves are consecutive, so its
-    rows -- and each side's -- are one slice."""
-    order = np.argsort(leaves.astype(np.int8), axis=1, kind="stable")  # radix sort of small ints
-    bounds = np.zeros((counts.shape[0], counts.shape[1] + 1), np.intp)
-    np.cumsum(counts, axis=1, out=bounds[:, 1:])
-    return order, bounds
-
-
 def _tied(x, bins, leaves, order, bounds, feature, check, max_depth, rng):
     """The splits in ``check`` (``(T, nodes)`` bool) that other features reproduce exactly (their
     group indices put the node's training rows on the same two sides,
@@ -225,7 +214,7 @@ def fit_gradient_boosting(x_train: np.ndarray, y_train: np.ndarray, x_test: np.n
     Returns:
         a :class:`BoostingFit`.
     """
-    from dislab.metrics._grow import grow_trees, route
+    from dislab.metrics._grow import grow_trees, leaf_step, route
 
     classes, y = np.unique(y_train, return_inverse=True)
     n_classes, n = len(classes), len(y)
@@ -282,13 +271,13 @@ def fit_gradient_boosting(x_train: np.ndarray, y_train: np.ndarray, x_test: np.n
     # each feature's training rows sorted by value (stable; their groups are then non-decreasing),
     # the order the trees scan them in
     split_order = np.argsort(x_split, axis=1, kind="stable")
-    sorted_bins = np.take_along_axis(bins_split, split_order, axis=1)
+    sorted_bins = np.take_along_axis(bins_split, split_order, axis=1).astype(np.int32)
     sorted_x = np.take_along_axis(x_split, split_order, axis=1)
-    row_bins = np.ascontiguousarray(bins_train, np.int64)  # (n, p)
+    split_order = split_order.astype(np.int32)
+    row_bins = np.ascontiguousarray(bins_train, np.int32)  # (n, p)
     newton_factor = 1.0 if binary else (n_classes - 1) / n_classes
     width = 2 ** max_depth  # leaves per tree
     n_nodes = width - 1
-    tree_index = np.arange(n_trees)
     # heap node h at depth d (h = 2**d - 1 + i) covers the leaves [i, i + 1) * 2**(max_depth - d)
     depth_of = np.floor(np.log2(np.arange(n_nodes) + 1)).astype(int)
     span = 2 ** (max_depth - depth_of)
@@ -306,23 +295,16 @@ def fit_gradient_boosting(x_train: np.ndarray, y_train: np.ndarray, x_test: np.n
             seed=seed * 1_000_003 + round_, threads=threads)
         if not real.any():  # no tree of this round could split (e.g. every feature constant)
             break
-        # Newton values of every leaf of this round's trees at once: slot = tree * width + leaf.
-        slot = (leaves + width * tree_index[:, None]).ravel()
-        leaf_sum = np.bincount(slot, residual.ravel(), n_trees * width)
-        leaf_count = np.bincount(slot, minlength=n_trees * width).astype(np.float64)
-        denominator = np.bincount(slot, (prob * (1 - prob)).ravel(), n_trees * width)
-        small = np.abs(denominator) < _TINY_HESSIAN
-        value = learning_rate * np.where(small, 0.0, newton_factor * leaf_sum / np.where(small, 1.0, denominator))
-        value = value.reshape(n_trees, width)
-        raw += np.take_along_axis(value, leaves, axis=1)
+        # Newton values of every leaf of this round's trees, added to the raw scores (compiled)
+        value, leaf_sum, leaf_count, order_rows, bounds = leaf_step(
+            leaves, residual, prob, raw, newton_factor=newton_factor, learning_rate=learning_rate,
+            tiny=_TINY_HESSIAN, width=width)
         # Importance: each split's squared-error decrease, from the residual sums of its sides.
-        leaf_sum, leaf_count = leaf_sum.reshape(n_trees, width), leaf_count.reshape(n_trees, width)
         s_l, n_l = leaf_sum @ left_of.T, leaf_count @ left_of.T  # (T, nodes)
         s_r, n_r = leaf_sum @ right_of.T, leaf_count @ right_of.T
         with np.errstate(divide="ignore", invalid="ignore"):
             gain = s_l ** 2 / n_l + s_r ** 2 / n_r - (s_l + s_r) ** 2 / (n_l + n_r)
         gain = np.where(real & (n_l > 0) & (n_r > 0), np.maximum(gain, 0.0), 0.0)
-        order_rows, bounds = _leaf_order(leaves, leaf_count.astype(np.intp))
         invalid_gain += float(gain[invalid].sum())
         largest = max(largest, float(gain.max()))
         check = real & (gain >= _UNCHECKED * largest) if check_ties else np.zeros_like(real)
@@ -342,7 +324,6 @@ def fit_gradient_boosting(x_train: np.ndarray, y_train: np.ndarray, x_test: np.n
         np.add.at(importance, varying[feature[real]], gain[real])
         # Test rows go left when <= scikit-learn's threshold: the midpoint of the node's two
         # training values either side of the split (wider than the global one below the root).
-        leaves_test = route(x_test_split, feature, local_cut, np.zeros_like(real) if flip is None else flip,
-                            max_depth)
-        raw_test += np.take_along_axis(value, leaves_test, axis=1)
+        route(x_test_split, feature, local_cut, np.zeros_like(real) if flip is None else flip, max_depth, value,
+              raw_test)
     return result()

@@ -32,8 +32,9 @@ numba compiles the kernels on first use and caches them beside this file (``cach
 the package folder is not writable numba uses its user-wide cache).
 
 Also here, compiled for the same reason (they were most of the remaining time in numpy): the exact
-check of which other features reproduce a split (:func:`tied_features`) and the routing of test
-rows (:func:`route`).
+check of which other features reproduce a split (:func:`tied_features`), the leaves' Newton
+values with the grouping of the rows by leaf (:func:`leaf_step`) and the routing of test rows
+(:func:`route`).
 """
 from __future__ import annotations
 
@@ -206,8 +207,8 @@ def _grow_round(order, sorted_bins, sorted_x, row_bins, fine, residual, residual
                     split_bin, real, cut, invalid)
     # below the root, tree by tree: each feature's rows in sorted order, with their residual and node
     sorted_residual = np.empty((n_features, n))
-    sorted_node = np.empty(n, np.int64)
-    node = np.zeros(n, np.int64)
+    sorted_node = np.empty(n, np.int32)
+    node = np.zeros(n, np.int32)
     dead = np.zeros(width, np.bool_)
     s_total = np.zeros(width)
     q_total = np.zeros(width)
@@ -302,10 +303,11 @@ def grow_trees(order: np.ndarray, sorted_bins: np.ndarray, sorted_x: np.ndarray,
     """One round's regression trees, one per row of ``residual``.
 
     Args:
-        order: ``(n_features, n)`` int64, each feature's training rows sorted by value (stable);
-            ``sorted_bins``: ``(n_features, n)`` int64, their group indices in that order
+        order: ``(n_features, n)`` int32, each feature's training rows sorted by value (stable);
+            ``sorted_bins``: ``(n_features, n)`` int32, their group indices in that order
             (non-decreasing); ``sorted_x``: ``(n_features, n)`` float32, their values.
-        row_bins: ``(n, n_features)`` int64 group indices in row order.
+        row_bins: ``(n, n_features)`` int32 group indices in row order (other integer types
+            are converted, a copy per call).
         fine: ``(n_features, groups - 1)`` bool, whether the boundary after group b is inside a
             chain of values less than 1e-7 apart (:func:`dislab.metrics._boosting.split_candidates`).
         residual: ``(n_trees, n)`` float64 targets of the trees (``y_onehot - p`` per class).
@@ -334,8 +336,9 @@ def grow_trees(order: np.ndarray, sorted_bins: np.ndarray, sorted_x: np.ndarray,
     leaves = np.zeros((n_trees, n), np.int64)
     if fine.shape[1] == 0:
         fine = np.zeros((fine.shape[0], 1), np.bool_)
-    inputs = (np.ascontiguousarray(order, np.int64), np.ascontiguousarray(sorted_bins, np.int64),
-              np.ascontiguousarray(sorted_x, np.float32), np.ascontiguousarray(row_bins, np.int64),
+    # 32-bit indices: the scans are bound by memory traffic (~3 MB per tree at 10,000 rows and 10 codes)
+    inputs = (np.ascontiguousarray(order, np.int32), np.ascontiguousarray(sorted_bins, np.int32),
+              np.ascontiguousarray(sorted_x, np.float32), np.ascontiguousarray(row_bins, np.int32),
               np.ascontiguousarray(fine, np.bool_))
     residual = np.ascontiguousarray(residual, np.float64)
     seed = int(seed) % (2 ** 31)
@@ -405,7 +408,7 @@ def tied_features(bins: np.ndarray, order: np.ndarray, bounds: np.ndarray, featu
 
     Args:
         bins: ``(n_features, n)`` int64 group indices; ``order``/``bounds``: each tree's rows
-            grouped by leaf (``_boosting._leaf_order``: leaf l's rows are
+            grouped by leaf (``leaf_step``: leaf l's rows are
             ``order[t, bounds[t, l]:bounds[t, l + 1]]``, in the random order of the rows);
         feature: ``(n_trees, nodes)`` split features; ``check``: ``(n_trees, nodes)`` bool, the
             splits to examine (real splits only).
@@ -425,7 +428,68 @@ def tied_features(bins: np.ndarray, order: np.ndarray, bounds: np.ndarray, featu
 
 
 @_compiled
-def _route(x, feature, cut, flip, max_depth, leaves):  # pragma: no cover - compiled
+def _leaf_step(leaves, residual, prob, newton_factor, learning_rate, tiny, raw, value, leaf_sum, leaf_count,
+               order, bounds):  # pragma: no cover - compiled; covered through leaf_step
+    n_trees, n = leaves.shape
+    width = value.shape[1]
+    denominator = np.zeros(width)
+    fill = np.zeros(width, np.int64)
+    for t in range(n_trees):
+        denominator[:] = 0.0
+        for i in range(n):  # in row order, as np.bincount sums
+            leaf = leaves[t, i]
+            p = prob[t, i]
+            leaf_sum[t, leaf] += residual[t, i]
+            leaf_count[t, leaf] += 1.0
+            denominator[leaf] += p * (1 - p)
+        bounds[t, 0] = 0
+        for leaf in range(width):
+            if abs(denominator[leaf]) < tiny:
+                value[t, leaf] = learning_rate * 0.0
+            else:
+                value[t, leaf] = learning_rate * (newton_factor * leaf_sum[t, leaf] / denominator[leaf])
+            bounds[t, leaf + 1] = bounds[t, leaf] + np.int64(leaf_count[t, leaf])
+            fill[leaf] = bounds[t, leaf]
+        for i in range(n):
+            leaf = leaves[t, i]
+            raw[t, i] += value[t, leaf]
+            order[t, fill[leaf]] = i  # a counting sort: stable
+            fill[leaf] += 1
+
+
+def leaf_step(leaves: np.ndarray, residual: np.ndarray, prob: np.ndarray, raw: np.ndarray, *, newton_factor: float,
+              learning_rate: float, tiny: float, width: int):
+    """The leaves' values of one round and what follows from them, in one pass over the rows.
+
+    scikit-learn's Newton step per leaf, ``learning_rate * newton_factor * sum(r) / sum(p (1 - p))``
+    over the leaf's training rows (0 where the hessian sum is below ``tiny``), added to ``raw``
+    ``(T, n)`` in place (the sums are taken in row order, as ``np.bincount``: the same floats).
+
+    Args:
+        leaves: ``(T, n)`` int64 leaf of each training row in each tree; ``residual``, ``prob``:
+            ``(T, n)`` float64 the round's targets and class probabilities; ``width``: leaves
+            per tree.
+
+    Returns:
+        ``(value, leaf_sum, leaf_count, order, bounds)``: ``(T, width)`` float64 leaf values,
+        residual sums and row counts; each tree's rows grouped by leaf, ``order`` ``(T, n)``
+        (stable) and ``bounds`` ``(T, width + 1)`` (leaf l's rows are
+        ``order[t, bounds[t, l]:bounds[t, l + 1]]``).
+    """
+    n_trees, n = leaves.shape
+    value = np.zeros((n_trees, width))
+    leaf_sum = np.zeros((n_trees, width))
+    leaf_count = np.zeros((n_trees, width))
+    order = np.zeros((n_trees, n), np.int64)
+    bounds = np.zeros((n_trees, width + 1), np.int64)
+    _leaf_step(np.ascontiguousarray(leaves, np.int64), np.ascontiguousarray(residual, np.float64),
+               np.ascontiguousarray(prob, np.float64), float(newton_factor), float(learning_rate), float(tiny), raw,
+               value, leaf_sum, leaf_count, order, bounds)
+    return value, leaf_sum, leaf_count, order, bounds
+
+
+@_compiled
+def _route(x, feature, cut, flip, max_depth, value, raw):  # pragma: no cover - compiled
     n_trees = feature.shape[0]
     n = x.shape[1]
     for t in range(n_trees):
@@ -437,14 +501,16 @@ def _route(x, feature, cut, flip, max_depth, leaves):  # pragma: no cover - comp
                 if flip[t, h]:
                     left = not left
                 position = 2 * position + (0 if left else 1)
-            leaves[t, i] = position
+            raw[t, i] += value[t, position]
 
 
-def route(x: np.ndarray, feature: np.ndarray, cut: np.ndarray, flip: np.ndarray, max_depth: int) -> np.ndarray:
-    """The leaf ``(n_trees, m)`` of every column of ``x`` ``(n_features, m)`` float32 in each tree:
-    a row goes left at heap node h when ``x[feature[t, h]] <= cut[t, h]`` (float64 comparison;
+def route(x: np.ndarray, feature: np.ndarray, cut: np.ndarray, flip: np.ndarray, max_depth: int, value: np.ndarray,
+          raw: np.ndarray) -> None:
+    """Route every column of ``x`` ``(n_features, m)`` float32 through each tree and add its
+    leaf's ``value`` ``(n_trees, 2**max_depth)`` to ``raw`` ``(n_trees, m)`` float64, in place: a
+    row goes left at heap node h when ``x[feature[t, h]] <= cut[t, h]`` (float64 comparison;
     ``cut`` +inf at a leaf, so every row passes left), the other way where ``flip[t, h]``."""
-    leaves = np.zeros((feature.shape[0], x.shape[1]), np.int64)
+    assert raw.flags.c_contiguous and raw.dtype == np.float64
     _route(np.ascontiguousarray(x, np.float32), np.ascontiguousarray(feature, np.int64),
-           np.ascontiguousarray(cut, np.float64), np.ascontiguousarray(flip, np.bool_), int(max_depth), leaves)
-    return leaves
+           np.ascontiguousarray(cut, np.float64), np.ascontiguousarray(flip, np.bool_), int(max_depth),
+           np.ascontiguousarray(value, np.float64), raw)

@@ -263,10 +263,10 @@ def dci(codes_train, factors_train, codes_test, factors_test, *, predictor: str 
             docs/metrics.md gives each predictor's measured agreement with "gbt".
         seed: random_state of the predictors (the reference passed none: only tie-breaking
             between equally good splits depends on it for "gbt").
-        n_jobs: factors fitted in parallel processes (results do not depend on it); -1: one per
-            CPU core, at most one per factor (what ``dislab evaluate`` uses); each
-            predictor runs on one thread, except that "fast" grows each round's trees on up to
-            ``n_jobs`` threads.
+        n_jobs: cores to fit the factors on (results do not depend on it); -1: every CPU core
+            (what ``dislab evaluate`` uses). "fast" fits the factors on threads of this process
+            (its trees are compiled code that releases the GIL), the other predictors in
+            parallel processes, at most one per factor, each on one thread.
         progress: a tqdm bar over factors when stderr is a terminal.
 
     Definitions (Eastwood & Williams Eq. 1-3; the reference's ``disentanglement`` and
@@ -316,20 +316,34 @@ def dci(codes_train, factors_train, codes_test, factors_test, *, predictor: str 
             return _fit_one(name, ctr, ftr[:, k], cte, fte[:, k], seed, threads)
 
     workers = pool_size(n_jobs, len(ks))
-    # The fast predictor also grows each round's trees (one per class) on threads, as many as
-    # n_jobs allows: the compiled kernel releases the GIL, and once the smaller factors are done
-    # the largest one (40 classes on dSprites) has both cores to itself (docs/benchmarks.md).
+    # cores the fast predictor may use: one factor alone grows each round's trees on all of them
     threads = pool_size(n_jobs, 1 << 20) if predictor == "fast" else 1
 
     def run(factors, name=predictor):
         if workers == 1 or len(factors) == 1:
             return [job(k, name) for k in tqdm(factors, desc=f"dci ({name})", unit="factor",
                                                disable=bars.disable(progress))]
-        from joblib import Parallel, delayed
-
         # Factors with the most classes first (a boosted model costs ~ one tree per class and
         # round), so that the small ones fill the gaps at the end.
         order = sorted(factors, key=lambda k: -len(np.unique(ftr[:, k])))
+        if name == "fast":
+            # Threads of this process: the trees are grown by compiled code that releases the
+            # GIL (as do numpy's loops), so no process start-up and no copies of the codes; and
+            # with twice as many threads as cores the cores share out the rounds of all
+            # factors, where whole factors on processes left one core idle for the last ~25 %
+            # (docs/benchmarks.md, "Metrics"). A factor alone (the sequential branch above)
+            # grows each round's trees on every core.
+            from concurrent.futures import ThreadPoolExecutor
+
+            from threadpoolctl import threadpool_limits
+
+            inner = max(1, threads // len(order))
+            with threadpool_limits(1), ThreadPoolExecutor(min(len(order), 2 * workers)) as pool:
+                done = dict(zip(order, pool.map(
+                    lambda k: _fit_one(name, ctr, ftr[:, k], cte, fte[:, k], seed, inner), order)))
+            return [done[k] for k in factors]
+        from joblib import Parallel, delayed
+
         done = dict(zip(order, Parallel(n_jobs=min(workers, len(order)))(
             delayed(job)(k, name) for k in order)))
         return [done[k] for k in factors]
