@@ -13,7 +13,7 @@ per second of the reference study's conv64 on a CPU, and at 3e-3 they leave the 
 that holds conv64 for its first few hundred steps at once. On an AMD EPYC (AVX2, 2 quiet cores)
 seed 0 ends at MIG 0.212 and DCI-D 0.226 (published evaluation sizes) after ~4 min 40 s of
 training; seed 2 at 0.211 / 0.250, while seeds 1, 3 and 4 stayed entangled (MIG 0.050, 0.025, 0.017). The same images
-in batches of 256 (1,000 steps, session 7's recipe) disentangled one seed in three (0.153 / 0.181
+in batches of 256 (1,000 steps, session 7's recipe) disentangled two seeds in three at two threads (0.153 / 0.181
 for seed 0 at two threads). Seeds and CPU kinds move the result as much as the recipe does
 (docs/benchmarks.md). bf16 is not used: from the same seed it stayed entangled where fp32 did not
 (conv64 recipe). Where a GPU is found the same recipe runs :data:`GPU_STEPS` steps.
@@ -34,7 +34,7 @@ MODEL = "beta_tcvae"
 DATASET = "dsprites"
 # Chen et al.'s dSprites networks (dislab.nn.mlp); the reference study's conv64 is dislab train's default
 MODEL_OPTIONS = {"beta": 6.0, "encoder": "mlp", "decoder": "mlp"}
-BATCH_SIZE = 512  # measured: 2 of 5 seeds disentangled at 512, 1 of 3 at 256 (docs/benchmarks.md)
+BATCH_SIZE = 512  # measured: 2 of 5 seeds disentangled at 512, 2 of 3 at 256 (docs/benchmarks.md)
 LR = 3e-3  # measured: 3e-3 leaves the early mean-image plateau at once (docs/benchmarks.md)
 PRECISION = "fp32"  # measured: the bf16 run of this seed stayed entangled (docs/benchmarks.md)
 CPU_STEPS = 500  # 256,000 images: 4 min 40 s of training on 2 quiet AVX2 cores (~910 images/s)
