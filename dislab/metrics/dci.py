@@ -247,7 +247,7 @@ def dci(codes_train, factors_train, codes_test, factors_test, *, predictor: str 
             differently, or splits scikit-learn cannot make between values closer than 1e-7 --
             that factor is fitted with "gbt" and the reason given under ``fallback``. Measured
             limits (docs/metrics.md, "The fast predictor"): within 0.02 of "gbt" on D, C and
-            I on a battery of hard inputs (0.006 measured), 0.002 on the benchmark cases at
+            I on a battery of hard inputs (0.006 measured), 0.003 on the benchmark cases at
             10,000 / 5,000 points, ~6-7x faster than "gbt";
             ``"hist_gbt"`` (scikit-learn only): ``HistGradientBoostingClassifier`` shaped like the
             reference (depth 3, 8 leaves, 1 sample per leaf, no early stopping), total split gain
